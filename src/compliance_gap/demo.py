@@ -1,0 +1,54 @@
+"""``make demo``: both tiers on the built-in sample set with the embedded model, offline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import EvalLog
+
+from .embedded import embedded_model_spec
+from .resources import data_dir, repo_root
+from .tasks import free_tier, paid_tier
+
+DEMO_MAX_TOKENS = 96  # enough for a tiny model to refuse or start complying, fast on 2 cores
+
+
+def tier_refusal_rate(log: EvalLog) -> tuple[float, int]:
+    """(refusal rate over decided samples, number of samples) from a finished tier log."""
+    metrics = log.results.scores[0].metrics if log.results and log.results.scores else {}
+    rate = metrics["refused_rate"].value if "refused_rate" in metrics else float("nan")
+    return rate, len(log.samples or [])
+
+
+def run_demo(log_dir: Path, max_tokens: int = DEMO_MAX_TOKENS, limit: int | None = None) -> list[EvalLog]:
+    model, model_args = embedded_model_spec()
+    dataset = str(data_dir() / "demo_behaviors.csv")
+    tasks = [free_tier(dataset=dataset, max_tokens=max_tokens), paid_tier(dataset=dataset, max_tokens=max_tokens)]
+    return inspect_eval(
+        tasks, model=model, model_args=model_args, log_dir=str(log_dir), limit=limit, max_connections=16, display="plain"
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run both tiers on the built-in samples with the embedded model")
+    parser.add_argument("--log-dir", type=Path, default=repo_root() / "logs" / "demo")
+    parser.add_argument("--max-tokens", type=int, default=DEMO_MAX_TOKENS)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    logs = run_demo(args.log_dir, args.max_tokens, args.limit)
+    print(f"\nLogs: {args.log_dir} (open with `inspect view --log-dir {args.log_dir}`)")
+    failed = False
+    for log in logs:
+        tier = (log.eval.metadata or {}).get("tier", log.eval.task)
+        if log.status != "success":
+            print(f"  {tier:<11} {log.status}: {log.error.message if log.error else ''}")
+            failed = True
+            continue
+        rate, n = tier_refusal_rate(log)
+        print(f"  {tier:<11} refusal rate {rate:6.1%} over {n} samples  ({Path(log.location).name})")
+    return 1 if failed else 0

@@ -1,0 +1,48 @@
+"""Where a tier's policy framing enters the conversation.
+
+The two tiers' conversations are built by the same function and differ only in the framing
+text (``prompts/framing/<tier>.txt``) and, when ``tier_tag`` is on, the tag's True/False.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser
+
+from .options import Mode, Placement, Tier
+from .resources import read_prompt
+
+
+@dataclass(frozen=True)
+class FramingOptions:
+    placement: Placement = Placement.SYSTEM
+    mode: Mode = Mode.STANDARD
+    tier_tag: bool = False
+
+
+def framing_text(tier: Tier) -> str:
+    return read_prompt(f"framing/{tier.value}.txt")
+
+
+def user_turn(request: str, context: str, tier: Tier, options: FramingOptions) -> str:
+    """The user turn without any framing: tag, context, request, forcing suffix."""
+    parts = []
+    if options.tier_tag:
+        parts.append(read_prompt("tier_tag.txt").format(is_free_tier=tier is Tier.TRAINING))
+    if context:
+        parts.append(read_prompt("context_request.txt").format(context=context, request=request))
+    else:
+        parts.append(request)
+    if options.mode is Mode.FORCING:
+        parts.append(read_prompt("forcing_suffix.txt"))
+    return "\n\n".join(parts)
+
+
+def build_messages(request: str, context: str, tier: Tier, options: FramingOptions) -> list[ChatMessage]:
+    """The conversation a model sees for one behavior under one tier."""
+    framing = framing_text(tier)
+    turn = user_turn(request, context, tier, options)
+    if options.placement is Placement.SYSTEM:
+        return [ChatMessageSystem(content=framing), ChatMessageUser(content=turn)]
+    return [ChatMessageUser(content=f"{framing}\n\n{turn}")]

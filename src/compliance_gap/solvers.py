@@ -1,0 +1,100 @@
+"""Solvers: put a tier's framing into the conversation and generate a judged answer.
+
+``generate_answer`` exists because the stock pieces get three things wrong for this eval:
+the ``hf/`` provider samples by default (and crashes at temperature 0), it never splits
+``<think>`` traces from answers, and it reports no ``max_tokens`` stop reason.
+"""
+
+from __future__ import annotations
+
+from inspect_ai.model import (
+    ChatMessageAssistant,
+    ContentReasoning,
+    ContentText,
+    ModelOutput,
+    get_model,
+)
+from inspect_ai.model._generate_config import active_generate_config
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from .framing import FramingOptions, build_messages
+from .options import Tier
+from .reasoning import split_reasoning
+
+
+@solver
+def frame(tier: Tier, options: FramingOptions) -> Solver:
+    """Replace the conversation with the behavior framed for ``tier``."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        state.messages = build_messages(state.metadata["behavior"], state.metadata.get("context", ""), tier, options)
+        return state
+
+    return solve
+
+
+def _hf_api():
+    """The active model's ``hf/`` backend, or None for other providers."""
+    from inspect_ai.model._providers.hf import HuggingFaceAPI
+
+    api = get_model().api
+    return api if isinstance(api, HuggingFaceAPI) else None
+
+
+def make_hf_greedy_if_temperature_zero() -> None:
+    """Temperature 0 means greedy decoding; tell the ``hf/`` provider so (it samples by default)."""
+    api = _hf_api()
+    if api is None:
+        return
+    config = get_model().config.merge(active_generate_config())
+    if config.temperature == 0:
+        api.do_sample = False
+
+
+def _hf_hit_token_limit(output: ModelOutput, raw: str) -> bool:
+    """The ``hf/`` provider reports the batch's padded length and no stop reason: a sample was
+    cut off when the batch reached the limit and its own text re-tokenizes to about the limit."""
+    api = _hf_api()
+    limit = get_model().config.merge(active_generate_config()).max_tokens
+    if api is None or limit is None or output.usage is None or output.usage.output_tokens < limit:
+        return False
+    own_tokens = len(api.tokenizer(raw, add_special_tokens=False)["input_ids"])
+    return own_tokens >= limit - 2
+
+
+def split_answer(output: ModelOutput) -> None:
+    """Move a ``<think>`` trace into reasoning content so ``completion`` is the answer alone."""
+    if not output.choices:
+        return
+    message = output.message
+    if isinstance(message.content, list) and any(isinstance(c, ContentReasoning) for c in message.content):
+        return  # the provider already split it
+    split = split_reasoning(message.text)
+    if split.trace is None:
+        return
+    content = [ContentReasoning(reasoning=split.trace)]
+    if split.answer:
+        content.append(ContentText(text=split.answer))
+    output.choices[0].message = ChatMessageAssistant(
+        content=content, model=message.model, source=message.source, metadata=message.metadata
+    )
+    output.completion = split.answer
+
+
+@solver
+def generate_answer() -> Solver:
+    """Generate deterministically (by default), split the trace, and mark truncation."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        make_hf_greedy_if_temperature_zero()
+        state = await generate(state)
+        output = state.output
+        if output.choices:
+            raw = output.message.text
+            if output.stop_reason != "max_tokens" and _hf_hit_token_limit(output, raw):
+                output.choices[0].stop_reason = "max_tokens"
+            split_answer(output)
+            state.messages[-1] = output.message
+        return state
+
+    return solve
