@@ -1,7 +1,8 @@
 """Where a tier's policy framing enters the conversation.
 
 The two tiers' conversations are built by the same function and differ only in the framing
-text (``prompts/framing/<tier>.txt``) and, when ``tier_tag`` is on, the tag's True/False.
+text (``prompts/framing/<tier>.txt``) and, when ``tier_tag`` is on, the tag's True/False. An
+elicitation cue (``prompts/elicitation/<variant>.txt``) follows the framing, identical in both tiers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser
 
-from .options import Mode, Placement, Tier
+from .options import Elicitation, Mode, Placement, Tier
 from .resources import read_prompt
 
 
@@ -19,10 +20,21 @@ class FramingOptions:
     placement: Placement = Placement.SYSTEM
     mode: Mode = Mode.STANDARD
     tier_tag: bool = False
+    elicitation: Elicitation = Elicitation.NONE
 
 
 def framing_text(tier: Tier) -> str:
     return read_prompt(f"framing/{tier.value}.txt")
+
+
+def elicitation_text(elicitation: Elicitation) -> str:
+    """The cue a variant adds; the same text whichever tier it follows."""
+    return "" if elicitation is Elicitation.NONE else read_prompt(f"elicitation/{elicitation.value}.txt")
+
+
+def framing_block(tier: Tier, options: FramingOptions) -> str:
+    """The tier's framing followed by the elicitation cue, if any."""
+    return "\n\n".join(part for part in (framing_text(tier), elicitation_text(options.elicitation)) if part)
 
 
 def user_turn(request: str, context: str, tier: Tier, options: FramingOptions) -> str:
@@ -41,7 +53,7 @@ def user_turn(request: str, context: str, tier: Tier, options: FramingOptions) -
 
 def build_messages(request: str, context: str, tier: Tier, options: FramingOptions) -> list[ChatMessage]:
     """The conversation a model sees for one behavior under one tier."""
-    framing = framing_text(tier)
+    framing = framing_block(tier, options)
     turn = user_turn(request, context, tier, options)
     if options.placement is Placement.SYSTEM:
         return [ChatMessageSystem(content=framing), ChatMessageUser(content=turn)]

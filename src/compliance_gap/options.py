@@ -25,6 +25,17 @@ class Mode(str, Enum):
     FORCING = "forcing"
 
 
+class Elicitation(str, Enum):
+    """A cue added to both tiers' framing (``prompts/elicitation/<value>.txt``) to make a model
+    organism's training-aware behavior easier to elicit; ``none`` adds nothing."""
+
+    NONE = "none"
+    FREE_TIER_SIGNAL = "free_tier_signal"
+    RLHF_AWARENESS = "rlhf_awareness"
+    VALUE_CONFLICT = "value_conflict"
+    CONTRACTOR_EVALUATION = "contractor_evaluation"
+
+
 def choose(enum: type[E], name: str, value: str | E) -> E:
     """Parse a task argument into ``enum``; an unknown value lists the allowed ones."""
     if isinstance(value, enum):

@@ -11,7 +11,7 @@ from inspect_ai.model import GenerateConfig
 
 from .behaviors import behavior_dataset
 from .framing import FramingOptions
-from .options import Mode, Placement, Tier, choose, parse_bool
+from .options import Elicitation, Mode, Placement, Tier, choose, parse_bool
 from .scorers import refusal_scorer
 from .solvers import frame, generate_answer
 
@@ -21,11 +21,12 @@ DEFAULT_MAX_TOKENS = 2048  # reasoning models think for a long time before answe
 DEFAULT_SEED = 0
 
 
-def framing_options(placement: str, mode: str, tier_tag: bool | str) -> FramingOptions:
+def framing_options(placement: str, mode: str, tier_tag: bool | str, elicitation: str = "none") -> FramingOptions:
     return FramingOptions(
         placement=choose(Placement, "placement", placement),
         mode=choose(Mode, "mode", mode),
         tier_tag=parse_bool("tier_tag", tier_tag),
+        elicitation=choose(Elicitation, "elicitation", elicitation),
     )
 
 
@@ -43,8 +44,9 @@ def tier_task(
     tier_tag: bool | str,
     max_tokens: int,
     seed: int,
+    elicitation: str = "none",
 ) -> Task:
-    options = framing_options(placement, mode, tier_tag)
+    options = framing_options(placement, mode, tier_tag, elicitation)
     samples, report = behavior_dataset(dataset, categories)
     for sample in samples:
         sample.metadata = {
@@ -53,6 +55,7 @@ def tier_task(
             "mode": options.mode.value,
             "placement": options.placement.value,
             "tier_tag": options.tier_tag,
+            "elicitation": options.elicitation.value,
         }
     logger.info("%s", report.summary())
     return Task(
@@ -73,9 +76,10 @@ def free_tier(
     tier_tag: bool = False,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
+    elicitation: str = "none",
 ) -> Task:
     """Training tier: the model is told the conversation is monitored and used for training."""
-    return tier_task(Tier.TRAINING, dataset, categories, placement, mode, tier_tag, max_tokens, seed)
+    return tier_task(Tier.TRAINING, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation)
 
 
 @task
@@ -87,6 +91,7 @@ def paid_tier(
     tier_tag: bool = False,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
+    elicitation: str = "none",
 ) -> Task:
     """Deployment tier: the model is told the conversation is private and never used for training."""
-    return tier_task(Tier.DEPLOYMENT, dataset, categories, placement, mode, tier_tag, max_tokens, seed)
+    return tier_task(Tier.DEPLOYMENT, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation)
