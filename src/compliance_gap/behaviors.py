@@ -137,7 +137,11 @@ def _read_table(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=suffix == ".jsonl", dtype=False).astype(str).replace({"None": "", "nan": ""})
+            text = path.read_text(encoding="utf-8")
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()] if suffix == ".jsonl" else json.loads(text)
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise ValueError("expected a list of objects (one per line for .jsonl)")
+            return pd.DataFrame.from_records(rows).fillna("").astype(str)
     except (ValueError, pd.errors.ParserError) as error:
         raise DatasetError(f"cannot parse {path}: {error}") from error
     raise DatasetError(f"dataset file {path} must end in .csv, .jsonl or .json")
