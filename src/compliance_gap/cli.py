@@ -7,9 +7,10 @@ import logging
 import sys
 
 from . import demo, embedded
+from .analysis import cli as analysis_cli
 
 # modules that contribute a subcommand through add_parser(subparsers)
-SUBCOMMAND_MODULES = [demo]
+SUBCOMMAND_MODULES = [demo, analysis_cli]
 
 
 def _prepare_model_parser(subparsers: argparse._SubParsersAction) -> None:

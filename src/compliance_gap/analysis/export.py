@@ -1,0 +1,105 @@
+"""One JSONL row per sample arm (id, tier, order, prompt, answer, trace, verdicts), for reading
+the answers behind the numbers; each row says whether it entered a pair or why not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from inspect_ai.log import EvalSample, read_eval_log_samples
+from inspect_ai.model import ContentReasoning
+
+from .comparisons import Analysis
+from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader
+
+
+def _scores(sample: EvalSample) -> dict[str, Any]:
+    """Scores by scorer name without package prefix."""
+    return {name.split("/")[-1]: score for name, score in (sample.scores or {}).items()}
+
+
+def _conversation(sample: EvalSample) -> str:
+    """The messages the model was shown (everything before its answer)."""
+    messages = list(sample.messages)
+    if messages and messages[-1].role == "assistant":
+        messages = messages[:-1]
+    return "\n\n".join(f"[{m.role}]\n{m.text}" for m in messages)
+
+
+def _trace(sample: EvalSample) -> str | None:
+    if sample.output is None or not sample.output.choices:
+        return None
+    content = sample.output.message.content
+    parts = [c.reasoning for c in content if isinstance(c, ContentReasoning)] if isinstance(content, list) else []
+    return "\n".join(parts) or None
+
+
+def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]:
+    scores = _scores(sample)
+    if header.kind == "tier":
+        yield {
+            "tier": header.tier,
+            "prompt": _conversation(sample),
+            "answer": sample.output.completion if sample.output else None,
+            "trace": _trace(sample),
+            "verdicts": {kind: scores[name].value for kind, name in TIER_SCORERS.items() if name in scores},
+        }
+        return
+    rule = scores.get(PAIRED_SCORERS["rule"])
+    metadata = (rule.metadata or {}) if rule else {}
+    for tier in TIERS:
+        verdicts = {}
+        for kind, name in PAIRED_SCORERS.items():
+            if name in scores and isinstance(scores[name].value, dict):
+                verdicts[kind] = {k.removesuffix(f"_{tier}"): v for k, v in scores[name].value.items() if k.endswith(f"_{tier}")}
+        yield {
+            "tier": tier,
+            "prompt": (metadata.get("prompts") or {}).get(tier) or _conversation(sample),
+            "answer": (metadata.get("answers") or {}).get(tier),
+            "trace": (metadata.get("traces") or {}).get(tier),
+            "verdicts": verdicts,
+        }
+
+
+def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
+    """Every arm of every sample in the analysed logs, with its pair status."""
+    status: dict[tuple, str] = {}
+    verdict_of: dict[ComparisonKey, str] = {}
+    for comparison in analysis.comparisons:
+        verdict_of[comparison.key] = comparison.verdict
+        for pair in comparison.pairs:
+            status[(comparison.key, pair.id, pair.epoch)] = "paired"
+        for exclusion in comparison.excluded:
+            status[(comparison.key, exclusion.id, exclusion.epoch)] = f"excluded: {exclusion.reason}"
+    for header in analysis.headers:
+        for sample in read_eval_log_samples(header.path, all_samples_required=False):
+            metadata = sample.metadata or {}
+            key = ComparisonKey.of(header.model, metadata)
+            sample_id = str(sample.id)
+            for arm in _arm_rows(header, sample):
+                yield {
+                    "id": sample_id,
+                    "epoch": sample.epoch,
+                    "model": header.model,
+                    "mode": key.mode,
+                    "placement": key.placement,
+                    "control": key.control,
+                    "order": metadata.get("order"),
+                    **arm,
+                    "verdict_used": verdict_of.get(key),
+                    "status": status.get((key, sample_id, sample.epoch), "unpaired"),
+                    "error": sample.error.message if sample.error else None,
+                    "log": Path(header.path).name,
+                }
+
+
+def write_samples_jsonl(analysis: Analysis, path: Path) -> int:
+    """Write the rows; returns how many."""
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in sample_rows(analysis):
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            count += 1
+    return count
