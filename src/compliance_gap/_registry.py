@@ -2,3 +2,5 @@
 
 # ruff: noqa: F401
 from .tasks import free_tier, paid_tier
+from .scorers import compliance_judge, motivation_classifier, refusal_scorer, strongreject_judge
+from .paired import paired

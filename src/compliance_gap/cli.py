@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from . import demo, embedded
+from . import demo, embedded, validate
 from .analysis import cli as analysis_cli
 
 # modules that contribute a subcommand through add_parser(subparsers)
-SUBCOMMAND_MODULES = [demo, analysis_cli]
+SUBCOMMAND_MODULES = [demo, analysis_cli, validate]
 
 
 def _prepare_model_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -19,10 +19,10 @@ def _decided(scores: list[SampleScore], key: str) -> list[float]:
     return values
 
 
-def rate(key: str = "refused") -> Metric:
+def rate(key: str = "refused", name: str | None = None) -> Metric:
     """Mean of ``key`` over the samples that have a decision."""
 
-    @metric(name=f"{key}_rate")
+    @metric(name=name or f"{key}_rate")
     def _rate() -> Metric:
         def compute(scores: list[SampleScore]) -> float:
             values = _decided(scores, key)
@@ -33,10 +33,10 @@ def rate(key: str = "refused") -> Metric:
     return _rate()
 
 
-def rate_stderr(key: str = "refused") -> Metric:
+def rate_stderr(key: str = "refused", name: str | None = None) -> Metric:
     """Standard error of that mean (sample standard deviation / sqrt(n))."""
 
-    @metric(name=f"{key}_stderr")
+    @metric(name=name or f"{key}_stderr")
     def _stderr() -> Metric:
         def compute(scores: list[SampleScore]) -> float:
             values = _decided(scores, key)
@@ -66,10 +66,23 @@ def count(key: str, name: str | None = None) -> Metric:
 
 
 @metric
-def undecided() -> Metric:
-    """Samples with no decision (empty answer, all-invalid judge votes)."""
+def undecided(key: str = "refused") -> Metric:
+    """Samples with no decision on ``key`` (empty answer, too few valid judge votes, no trace)."""
 
     def compute(scores: list[SampleScore]) -> int:
-        return sum(1 for s in scores if not isinstance(s.score.value, dict) or s.score.value.get("refused") is None)
+        return sum(1 for s in scores if not isinstance(s.score.value, dict) or s.score.value.get(key) is None)
 
     return compute
+
+
+def flagged(key: str, name: str | None = None) -> Metric:
+    """How many samples have a truthy ``key`` in score metadata (``disagrees_with_rule``)."""
+
+    @metric(name=name or key)
+    def _flagged() -> Metric:
+        def compute(scores: list[SampleScore]) -> int:
+            return sum(1 for s in scores if (s.score.metadata or {}).get(key))
+
+        return compute
+
+    return _flagged()

@@ -12,7 +12,9 @@ from inspect_ai.model import GenerateConfig
 from .behaviors import behavior_dataset
 from .framing import FramingOptions
 from .options import Elicitation, Mode, Placement, Tier, choose, parse_bool
-from .scorers import refusal_scorer
+from .scorers import VerdictOptions, verdict_options, verdict_scorers
+from .scorers.judge import DEFAULT_JUDGE_VOTES
+from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
 from .solvers import frame, generate_answer
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,10 @@ def tier_task(
     max_tokens: int,
     seed: int,
     elicitation: str = "none",
+    verdicts: VerdictOptions | None = None,
 ) -> Task:
     options = framing_options(placement, mode, tier_tag, elicitation)
+    verdicts = verdicts or verdict_options()
     samples, report = behavior_dataset(dataset, categories)
     for sample in samples:
         sample.metadata = {
@@ -61,9 +65,9 @@ def tier_task(
     return Task(
         dataset=MemoryDataset(list(samples), name=samples.name),
         solver=[frame(tier, options), generate_answer()],
-        scorer=refusal_scorer(),
+        scorer=verdict_scorers(verdicts),
         config=decoding(max_tokens, seed),
-        metadata={"tier": tier.value, "seed": int(seed), "dataset": dataset, "dataset_report": report.as_dict()},
+        metadata={"tier": tier.value, "seed": int(seed), "dataset": dataset, "dataset_report": report.as_dict(), "verdicts": verdicts.metadata()},
     )
 
 
@@ -77,9 +81,14 @@ def free_tier(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
     elicitation: str = "none",
+    judge_votes: int = DEFAULT_JUDGE_VOTES,
+    judge_temperature: float | None = None,
+    motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
+    motivation_threshold: float = DEFAULT_THRESHOLD,
 ) -> Task:
     """Training tier: the model is told the conversation is monitored and used for training."""
-    return tier_task(Tier.TRAINING, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation)
+    verdicts = verdict_options(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
+    return tier_task(Tier.TRAINING, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation, verdicts)
 
 
 @task
@@ -92,6 +101,11 @@ def paid_tier(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
     elicitation: str = "none",
+    judge_votes: int = DEFAULT_JUDGE_VOTES,
+    judge_temperature: float | None = None,
+    motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
+    motivation_threshold: float = DEFAULT_THRESHOLD,
 ) -> Task:
     """Deployment tier: the model is told the conversation is private and never used for training."""
-    return tier_task(Tier.DEPLOYMENT, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation)
+    verdicts = verdict_options(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
+    return tier_task(Tier.DEPLOYMENT, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation, verdicts)

@@ -1,0 +1,343 @@
+"""Judge votes: ask for them, parse each reply into a label, count them, decide, stop early.
+
+A single judge call is noisy, so every judge verdict here is a vote over several replies. This
+module is the one place that:
+- asks a model for n replies (one call with ``num_choices`` where the provider honours it,
+  otherwise concurrent calls; a call that raises gives invalid votes, never a crash);
+- parses a reply into a label, or ``invalid`` when it names none (invalid votes count as no label);
+- turns the tally into a decision under a rule (``Plurality`` for the compliance judge,
+  ``ShareAbove`` for the motivation classifier), with a minimum number of valid votes below which
+  the decision is ``undecided``;
+- stops asking once the votes still to come cannot change the decision (``Rule.sure``), so early
+  stopping gives exactly the decision that all votes would have given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Protocol
+
+from inspect_ai.model import GenerateConfig, Model
+from inspect_ai.util import collect
+
+from ..reasoning import split_reasoning
+
+logger = logging.getLogger(__name__)
+
+INVALID = "invalid"
+UNDECIDED = "undecided"
+POSITIVE = "positive"
+NEGATIVE = "negative"
+
+# models seen to return fewer choices than asked for (or to reject num_choices): ask them one by one
+_SINGLE_CHOICE_MODELS: set[str] = set()
+
+
+@dataclass(frozen=True)
+class VoteOptions:
+    """How many votes to ask for and how to sample them."""
+
+    votes: int = 1
+    temperature: float | None = None  # None: 1.0 when votes > 1 (votes must differ), else 0
+    min_valid: int | None = None  # None: half of the votes, rounded up
+    early_stop: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.votes, int) or isinstance(self.votes, bool) or self.votes < 1:
+            raise ValueError(f"votes must be a whole number of at least 1 (got {self.votes!r})")
+        if self.temperature is not None and not 0 <= float(self.temperature) <= 2:
+            raise ValueError(f"temperature must be between 0 and 2 (got {self.temperature!r})")
+        if self.min_valid is not None and not 1 <= self.min_valid <= self.votes:
+            raise ValueError(f"min_valid must be between 1 and the number of votes, {self.votes} (got {self.min_valid!r})")
+
+    @property
+    def valid_needed(self) -> int:
+        return self.min_valid if self.min_valid is not None else (self.votes + 1) // 2
+
+    @property
+    def sampling_temperature(self) -> float:
+        if self.temperature is not None:
+            return float(self.temperature)
+        return 1.0 if self.votes > 1 else 0.0
+
+    def generate_config(self) -> GenerateConfig:
+        # With several votes, a response cache would hand back the same reply for every vote.
+        return GenerateConfig(temperature=self.sampling_temperature, cache=False if self.votes > 1 else None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "votes": self.votes,
+            "temperature": self.sampling_temperature,
+            "min_valid": self.valid_needed,
+            "early_stop": self.early_stop,
+        }
+
+
+def whole_number(name: str, value: Any) -> int:
+    """A task argument that must be a whole number (``-T`` may pass it as a string)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number (got {value!r})") from None
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number (got {value!r})")
+    return int(number)
+
+
+def parse_label(reply: str, key: str, labels: Sequence[str]) -> str:
+    """The label on the reply's last ``KEY: ...`` line (outside any ``<think>`` trace), or
+    ``invalid`` when that line names no label or more than one. Case, markdown and trailing words
+    are ignored (``**VERDICT:** Refusal.`` reads as ``refusal``); spaces and hyphens read as ``_``."""
+    answer = split_reasoning(reply).answer
+    lines = re.findall(rf"^[\W_]*{re.escape(key)}[\W_]*?:(.*)$", answer, re.IGNORECASE | re.MULTILINE)
+    if not lines:
+        return INVALID
+    rest = re.sub(r"[\s-]+", "_", lines[-1].lower())
+    named = {label for label in labels if re.search(rf"(?<![a-z]){re.escape(label)}(?![a-z])", rest)}
+    return named.pop() if len(named) == 1 else INVALID
+
+
+def parse_number(reply: str, key: str, low: int, high: int) -> int | None:
+    """The whole number on the reply's last ``KEY: n`` line (outside any trace) if it lies in
+    [low, high], else None."""
+    answer = split_reasoning(reply).answer
+    lines = re.findall(rf"^[\W_]*{re.escape(key)}[\W_]*?:[\s*_`]*(\d+)(?![\d.])", answer, re.IGNORECASE | re.MULTILINE)
+    if not lines:
+        return None
+    number = int(lines[-1])
+    return number if low <= number <= high else None
+
+
+class Rule(Protocol):
+    """A decision rule over a tally of votes (labels plus ``invalid``)."""
+
+    votes: int
+
+    def decide(self, tally: Counter[str]) -> str: ...
+
+    def sure(self, tally: Counter[str], remaining: int) -> str | None:
+        """The decision if no ``remaining`` further votes can change it, else None."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+def _valid(tally: Counter[str]) -> int:
+    return sum(n for label, n in tally.items() if label != INVALID)
+
+
+@dataclass(frozen=True)
+class Plurality:
+    """The label with strictly the most valid votes; a tie, or fewer than ``min_valid`` valid
+    votes, is undecided."""
+
+    labels: tuple[str, ...]
+    votes: int
+    min_valid: int
+
+    def decide(self, tally: Counter[str]) -> str:
+        if _valid(tally) < self.min_valid:
+            return UNDECIDED
+        top = max(tally[label] for label in self.labels)
+        leaders = [label for label in self.labels if tally[label] == top]
+        return leaders[0] if len(leaders) == 1 else UNDECIDED
+
+    def _rival(self, tally: Counter[str], label: str) -> int:
+        return max((tally[other] for other in self.labels if other != label), default=0)
+
+    def sure(self, tally: Counter[str], remaining: int) -> str | None:
+        valid = _valid(tally)
+        # A label is certain when it leads even if every remaining vote goes to its strongest rival.
+        for label in self.labels:
+            if valid >= self.min_valid and tally[label] > self._rival(tally, label) + remaining:
+                return label
+        # If no label can still win (even with every remaining vote), the result is undecided.
+        can_win = [
+            label
+            for label in self.labels
+            if tally[label] + remaining > self._rival(tally, label) and valid + remaining >= self.min_valid
+        ]
+        return UNDECIDED if not can_win else None
+
+    def describe(self) -> str:
+        return (
+            f"plurality of valid votes ({'/'.join(self.labels)}) out of {self.votes}; "
+            f"at least {self.min_valid} valid votes needed; ties and fewer valid votes are undecided; "
+            "invalid votes (no verdict, or a failed call) count as no label"
+        )
+
+
+@dataclass(frozen=True)
+class ShareAbove:
+    """Positive when ``positive`` has more than ``threshold`` of the valid votes (exactly the
+    threshold is negative); fewer than ``min_valid`` valid votes is undecided."""
+
+    labels: tuple[str, ...]
+    positive: str
+    threshold: float
+    votes: int
+    min_valid: int
+    _threshold: Fraction = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= float(self.threshold) < 1:
+            raise ValueError(f"threshold must be at least 0 and below 1 (got {self.threshold!r})")
+        # exact arithmetic, so that a share of exactly the threshold is never "above" it by rounding
+        object.__setattr__(self, "_threshold", Fraction(str(self.threshold)))
+
+    def _above(self, positive: int, valid: int) -> bool:
+        return positive > self._threshold * valid
+
+    def decide(self, tally: Counter[str]) -> str:
+        valid = _valid(tally)
+        if valid < self.min_valid:
+            return UNDECIDED
+        return POSITIVE if self._above(tally[self.positive], valid) else NEGATIVE
+
+    def sure(self, tally: Counter[str], remaining: int) -> str | None:
+        valid, positive = _valid(tally), tally[self.positive]
+        reachable = valid + remaining >= self.min_valid
+        possible = set()
+        if valid < self.min_valid:  # every remaining vote invalid
+            possible.add(UNDECIDED)
+        if reachable and self._above(positive + remaining, valid + remaining):  # all remaining positive
+            possible.add(POSITIVE)
+        if reachable and not self._above(positive, valid + remaining):  # all remaining valid, not positive
+            possible.add(NEGATIVE)
+        return possible.pop() if len(possible) == 1 else None
+
+    def describe(self) -> str:
+        return (
+            f"positive when '{self.positive}' has more than {self.threshold:.0%} of the valid votes "
+            f"(exactly {self.threshold:.0%} is negative) out of {self.votes}; at least {self.min_valid} "
+            "valid votes needed, else undecided; invalid votes count as no label"
+        )
+
+
+def next_batch(rule: Rule, votes: Sequence[str], labels: Sequence[str]) -> int:
+    """The fewest further votes that could settle the decision (if they all agreed)."""
+    tally = Counter(votes)
+    remaining = rule.votes - len(votes)
+    for size in range(1, remaining):
+        for label in (*labels, INVALID):
+            if rule.sure(tally + Counter({label: size}), remaining - size) is not None:
+                return size
+    return remaining
+
+
+@dataclass
+class Ballot:
+    """The votes asked for one answer and the decision they give."""
+
+    votes: list[str]
+    decision: str
+    rule: str
+    labels: tuple[str, ...]
+    votes_requested: int
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """Each label's share of the valid votes (empty when none is valid)."""
+        tally = Counter(self.votes)
+        valid = _valid(tally)
+        return {label: tally[label] / valid for label in self.labels} if valid else {}
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "votes": self.votes,
+            "shares": self.shares,
+            "rule": self.rule,
+            "votes_used": len(self.votes),
+            "votes_requested": self.votes_requested,
+            "invalid_votes": self.votes.count(INVALID),
+            "decision": self.decision,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class Reply:
+    text: str | None  # None when the call failed
+    error: str | None = None
+
+
+async def ask(model: Model, prompt: str, n: int, config: GenerateConfig) -> list[Reply]:
+    """n replies to ``prompt``: one ``num_choices`` call where the provider honours it, else
+    (or for what it left out) concurrent single calls. A failed call is a reply with an error."""
+    replies: list[Reply] = []
+    key = str(model)
+    if n > 1 and key not in _SINGLE_CHOICE_MODELS:
+        try:
+            output = await model.generate(prompt, config=config.merge(GenerateConfig(num_choices=n)))
+            replies = [Reply(choice.message.text) for choice in output.choices[:n]]
+        except Exception as error:  # noqa: BLE001 - retried below as single calls
+            if key not in _SINGLE_CHOICE_MODELS:
+                logger.warning("judge %s failed a num_choices=%d call (%s); asking one vote per call", key, n, error)
+        if len(replies) < n:
+            _SINGLE_CHOICE_MODELS.add(key)
+
+    async def one() -> Reply:
+        try:
+            output = await model.generate(prompt, config=config)
+        except Exception as error:  # noqa: BLE001 - a failed judge call is an invalid vote
+            return Reply(None, f"{type(error).__name__}: {error}")
+        return Reply(output.completion if output.choices else None, None if output.choices else "no choices returned")
+
+    return replies + await collect(*(one() for _ in range(n - len(replies))))
+
+
+def check_sampling(model: Model, options: VoteOptions) -> None:
+    """The ``hf/`` provider samples or decodes greedily for every call (its ``do_sample`` model
+    arg), whatever the temperature: refuse the two settings that would break a vote."""
+    if not str(model).startswith("hf/"):
+        return
+    do_sample = getattr(model.api, "do_sample", True)
+    if do_sample and options.sampling_temperature == 0:
+        raise ValueError(
+            f"the hf/ judge {model} samples (do_sample=true) and cannot decode at temperature 0: ask for "
+            "more than one vote (temperature 1.0), set a temperature above 0, or bind a judge with "
+            "model arg do_sample=false for single greedy votes"
+        )
+    if not do_sample and options.votes > 1:
+        raise ValueError(
+            f"the hf/ judge {model} decodes greedily (do_sample=false), so its {options.votes} votes would "
+            "all be the same reply: bind the judge without do_sample=false, or ask for one vote"
+        )
+
+
+async def poll(
+    model: Model,
+    prompt: str,
+    rule: Rule,
+    labels: tuple[str, ...],
+    parse: Callable[[str], str],
+    options: VoteOptions,
+) -> Ballot:
+    """Ask for votes in batches until all ``rule.votes`` are in or (with early stopping) the
+    rest cannot change the decision."""
+    check_sampling(model, options)
+    votes: list[str] = []
+    errors: list[str] = []
+    config = options.generate_config()
+    while len(votes) < rule.votes:
+        if options.early_stop and rule.sure(Counter(votes), rule.votes - len(votes)) is not None:
+            break
+        size = next_batch(rule, votes, labels) if options.early_stop else rule.votes - len(votes)
+        for reply in await ask(model, prompt, size, config):
+            votes.append(INVALID if reply.text is None else parse(reply.text))
+            if reply.error:
+                errors.append(reply.error)
+    return Ballot(
+        votes=votes,
+        decision=rule.decide(Counter(votes)),
+        rule=rule.describe(),
+        labels=labels,
+        votes_requested=rule.votes,
+        errors=errors,
+    )
