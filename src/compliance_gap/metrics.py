@@ -66,11 +66,17 @@ def count(key: str, name: str | None = None) -> Metric:
 
 
 @metric
-def undecided(key: str = "refused") -> Metric:
-    """Samples with no decision on ``key`` (empty answer, too few valid judge votes, no trace)."""
+def undecided(key: str = "refused", unless: str | None = None) -> Metric:
+    """Samples with no decision on ``key`` (empty answer, too few valid judge votes), leaving
+    out those whose ``unless`` flag explains it (``no_trace``), which are counted separately."""
 
     def compute(scores: list[SampleScore]) -> int:
-        return sum(1 for s in scores if not isinstance(s.score.value, dict) or s.score.value.get(key) is None)
+        return sum(
+            1
+            for s in scores
+            if not isinstance(s.score.value, dict)
+            or (s.score.value.get(key) is None and not (unless and s.score.value.get(unless)))
+        )
 
     return compute
 

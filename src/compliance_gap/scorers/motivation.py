@@ -104,7 +104,7 @@ async def motivation_score(
     )
 
 
-@scorer(metrics=[rate("training_aware"), rate_stderr("training_aware"), undecided("training_aware"), count("no_trace")])
+@scorer(metrics=[rate("training_aware"), rate_stderr("training_aware"), undecided("training_aware", unless="no_trace"), count("no_trace")])
 def motivation_classifier(
     votes: int = DEFAULT_MOTIVATION_VOTES,
     threshold: float = DEFAULT_THRESHOLD,
