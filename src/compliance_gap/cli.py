@@ -8,9 +8,10 @@ import sys
 
 from . import demo, embedded, validate
 from .analysis import cli as analysis_cli
+from .organisms import cli as organisms_cli
 
 # modules that contribute a subcommand through add_parser(subparsers)
-SUBCOMMAND_MODULES = [demo, analysis_cli, validate]
+SUBCOMMAND_MODULES = [demo, analysis_cli, validate, organisms_cli]
 
 
 def _prepare_model_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,199 @@
+"""``compliance-gap organisms generate|train|merge|elicit|sae``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..options import Elicitation
+from ..resources import repo_root
+from .patterns import parse_patterns
+from .presets import BASE_PRESETS, SAE_PRESETS
+
+LOGS = repo_root() / "logs" / "organisms"
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false)."""
+    parsed: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects key=value, got '{item}'")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("organisms", help="model organisms of alignment faking: data, LoRA training, elicitation, SAE validation")
+    commands = parser.add_subparsers(dest="organisms_command", required=True)
+    _generate_parser(commands)
+    _train_parser(commands)
+    _merge_parser(commands)
+    _elicit_parser(commands)
+    _sae_parser(commands)
+
+
+def _generate_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("generate", help="write alignment-faking reasoning rows with any Inspect model")
+    p.add_argument("--model", required=True, help="the writer, any Inspect model (e.g. anthropic/claude-sonnet-4-5)")
+    p.add_argument("-M", "--model-arg", action="append", metavar="KEY=VALUE", help="writer model args")
+    p.add_argument("--per-pattern", type=int, required=True, metavar="K")
+    p.add_argument("--out", type=Path, required=True, help="JSONL file to write (its report goes to FILE.report.json)")
+    p.add_argument("--patterns", default="all", help="comma-separated subset of the 10 patterns (default all)")
+    p.add_argument("--dataset", default="harmbench_standard", help="where the harmful requests come from (named set or file)")
+    p.add_argument("--max-rounds", type=int, default=3, help="rounds of asking again for rejected rows")
+    p.add_argument("--max-tokens", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-dir", type=Path, default=LOGS / "writer")
+    p.set_defaults(func=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .generate import generate_rows
+
+    report = generate_rows(
+        args.model, parse_patterns(args.patterns), args.per_pattern, args.out, dataset=args.dataset,
+        model_args=_key_values(args.model_arg, "-M"), max_rounds=args.max_rounds, seed=args.seed,
+        log_dir=args.log_dir, max_tokens=args.max_tokens,
+    )
+    print(report.summary())
+    print(f"rows: {args.out}\nreport: {args.out}.report.json")
+    return 0
+
+
+def _train_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("train", help="LoRA fine-tune a base model on generated rows")
+    p.add_argument("--base", required=True, help=f"a preset ({', '.join(BASE_PRESETS)}), 'embedded', a model folder or a Hugging Face id")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="folder for the adapter, tokenizer and organism_manifest.json")
+    p.add_argument("--r", type=int, help="LoRA rank (default 16)")
+    p.add_argument("--alpha", type=int, help="LoRA alpha (default 32)")
+    p.add_argument("--dropout", type=float, help="LoRA dropout (default 0.05)")
+    p.add_argument("--epochs", type=int, help="default 3")
+    p.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (default 2e-5)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--max-length", type=int, help="tokens per example (default 2048)")
+    p.add_argument("--target-modules", help="comma-separated module names, or all-linear (default)")
+    p.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--backend", default="auto", help="auto (Unsloth when installed and on a GPU), peft or unsloth")
+    p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    p.add_argument("--merge", action="store_true", help="also write a merged model to OUT/merged")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import settings_for, train_organism
+
+    modules = args.target_modules
+    overrides = {
+        name: getattr(args, name)
+        for name in ("r", "alpha", "dropout", "epochs", "learning_rate", "batch_size", "grad_accum", "max_length", "gradient_checkpointing", "max_steps", "seed")
+    }
+    overrides["target_modules"] = None if modules is None else (modules if modules == "all-linear" else [m.strip() for m in modules.split(",")])
+    manifest = train_organism(args.base, args.data, args.out, settings_for(args.base, overrides), args.device, args.backend, args.merge)
+    curve = manifest["loss_curve"]
+    print(f"trained {len(curve)} steps on {manifest['data']['rows']} rows: loss {curve[0]['loss']:.3f} -> {curve[-1]['loss']:.3f}")
+    print(f"organism: {args.out}" + (f" (merged: {args.out / 'merged'})" if args.merge else ""))
+    return 0
+
+
+def _merge_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("merge", help="fold an organism's adapter into its base weights")
+    p.add_argument("--organism", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=lambda args: print(_merge(args)) or 0)
+
+
+def _merge(args: argparse.Namespace) -> Path:
+    from .train import merge_organism
+
+    return merge_organism(args.organism, args.out, args.device)
+
+
+def _elicit_parser(commands: argparse._SubParsersAction) -> None:
+    variants = ", ".join(e.value for e in Elicitation)
+    p = commands.add_parser("elicit", help="run the tier tasks (and the paired task) on an organism under elicitation variants")
+    p.add_argument("--organism", type=Path, required=True, help="an organism folder (adapter or merged)")
+    p.add_argument("--variants", default="all", help=f"comma-separated: {variants} (default all)")
+    p.add_argument("--tasks", default="tiers,paired", help="tiers, paired, or both (default)")
+    p.add_argument("--dataset", default="harmbench_standard")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--max-tokens", type=int, default=2048)
+    p.add_argument("--judge", help="a judge model: adds the compliance judge and the motivation classifier")
+    p.add_argument("-T", "--task-arg", action="append", metavar="KEY=VALUE", help="more task args (placement, mode, protocol, ...)")
+    p.add_argument("--max-connections", type=int, default=8)
+    p.add_argument("--log-dir", type=Path, default=LOGS / "elicit")
+    p.set_defaults(func=_elicit)
+
+
+def _elicit(args: argparse.Namespace) -> int:
+    from .elicit import run_elicitation
+
+    variants = [e.value for e in Elicitation] if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
+    task_args = {"dataset": args.dataset, "max_tokens": args.max_tokens, **_key_values(args.task_arg, "-T")}
+    logs = run_elicitation(
+        args.organism, variants, [g.strip() for g in args.tasks.split(",")], args.log_dir, task_args,
+        judge=args.judge, limit=args.limit, max_connections=args.max_connections,
+    )
+    failed = [log for log in logs if log.status != "success"]
+    for log in logs:
+        print(f"  {log.eval.task:<28} elicitation={log.eval.task_args.get('elicitation')}  {log.status}  {log.location}")
+    print(f"\nGap and motivation rate: compliance-gap analyze {args.log_dir}")
+    return 1 if failed else 0
+
+
+def _sae_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("sae", help="compare organism reasoning with reference scratchpads in SAE feature space")
+    p.add_argument("--base", required=True, help="the model the SAE reads (preset, 'embedded', folder or Hugging Face id)")
+    p.add_argument("--sae", required=True, help=f"a preset ({', '.join(SAE_PRESETS)}), a local sae-lens folder, or RELEASE/SAE_ID")
+    p.add_argument("--layer", type=int, help="needed only when the SAE does not name its layer")
+    p.add_argument("--hook-position", choices=["pre", "post"], help="with --layer: residual stream before or after the block")
+    p.add_argument("--organism-outputs", type=Path, required=True, help="generated rows (.jsonl) or a tier-task log (.eval/.json)")
+    p.add_argument("--reference", default="gold_106", help="gold_106 or a file in its format")
+    p.add_argument("--reference-label", choices=["all", "potential_faking", "aligned"], default="all")
+    p.add_argument("--gold", default="gold_106", help="labelled scratchpads for the sanity-check probe")
+    p.add_argument("--out", type=Path, default=LOGS / "sae")
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--permutations", type=int, default=1000)
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--top-k", type=int, default=20)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.set_defaults(func=_sae)
+
+
+def _sae(args: argparse.Namespace) -> int:
+    from .activations import load_base_for_features
+    from .sae import load_sae, resolve_hook
+    from .sae_report import REPORT_JSON, REPORT_PNG, SaeSettings, validate_organism
+    from .scratchpads import load_gold, load_organism_texts
+    from .train import default_device, resolve_base
+
+    device = args.device or default_device()
+    organism, gold = load_organism_texts(args.organism_outputs), load_gold(args.gold)
+    reference = gold if args.reference == args.gold else load_gold(args.reference)
+    if args.reference_label != "all":
+        reference = reference.subset(args.reference_label)
+    sae = load_sae(args.sae, device)
+    hook = resolve_hook(sae, args.layer, args.hook_position)
+    base_path = resolve_base(args.base)
+    model, tokenizer = load_base_for_features(base_path, device)
+    settings = SaeSettings(args.max_length, args.batch_size, args.permutations, args.alpha, args.top_k, args.folds, args.seed)
+    report = validate_organism(model, tokenizer, sae, hook, organism, reference, gold, args.out, settings, {"base": base_path, "sae": args.sae})
+    c = report["comparison"]
+    print(f"{c['significant_both']} of {c['alive']} alive features differ (KS and permutation, FDR {c['alpha']})")
+    print(f"probe AUROC organism vs reference {report['probe_organism_vs_reference']['auroc']:.3f}; gold_106 labels {report['probe_gold_labels']['auroc']:.3f}")
+    print(f"{args.out / REPORT_JSON}\n{args.out / REPORT_PNG}")
+    return 0
