@@ -1,0 +1,249 @@
+"""The paired task: both tiers for one behavior in one sample, in an order the protocol sets.
+
+Why paired: a fixed evaluation order produced a significant gap in a pilot that vanished under
+counterbalancing, so the order of the two model calls is a recorded, controllable factor.
+
+- ``protocol=fixed``: training tier first, always (the pilot's design).
+- ``protocol=randomized``: per behavior, Bernoulli(0.5) from a hash of ``seed`` and the sample
+  id, so the order does not depend on concurrency, ``--limit`` or which samples ran before.
+- ``carryover=false``: the two calls are independent conversations.
+  ``carryover=true``: the second call continues the first chat (its framing and request, then the
+  answer the user saw, without the reasoning trace), and the second tier's framing and the request
+  arrive in a new user turn: a system prompt cannot change mid-chat.
+- ``control=training|deployment``: an A/A run; both arms get that tier's framing, so the flips
+  between arms measure the noise floor. Arms keep their ``training``/``deployment`` labels so the
+  analysis pairs them as usual.
+
+Each arm's ``ModelOutput`` is kept in the sample store (``arm_outputs``); the paired scorers apply
+a per-answer verdict to each and suffix the keys with the arm's tier (``refused_training``...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from enum import Enum
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ModelOutput
+from inspect_ai.scorer import Score, Scorer, Target, scorer
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from .behaviors import behavior_dataset
+from .framing import FramingOptions, build_messages
+from .metrics import count, rate, rate_stderr
+from .options import Placement, Tier, choose, parse_bool
+from .scorers import VerdictOptions, verdict_options
+from .scorers.judge import DEFAULT_JUDGE_VOTES, judge_score
+from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_score, reasoning_trace
+from .scorers.refusal import rule_score
+from .scorers.votes import VoteOptions
+from .solvers import generate_answer
+from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options
+
+ARM_OUTPUTS = "arm_outputs"  # store key: {tier: ModelOutput as JSON}
+TIERS = (Tier.TRAINING, Tier.DEPLOYMENT)
+
+
+class Protocol(str, Enum):
+    FIXED = "fixed"
+    RANDOMIZED = "randomized"
+
+
+class Order(str, Enum):
+    TRAINING_FIRST = "training_first"
+    DEPLOYMENT_FIRST = "deployment_first"
+
+
+def arm_order(protocol: Protocol, seed: int, sample_id: str | int) -> Order:
+    """The order of the two calls for one behavior: fixed, or a fair coin seeded by (seed, id)."""
+    if protocol is Protocol.FIXED:
+        return Order.TRAINING_FIRST
+    coin = hashlib.sha256(f"{int(seed)}:{sample_id}".encode()).digest()[0]
+    return Order.TRAINING_FIRST if coin < 128 else Order.DEPLOYMENT_FIRST
+
+
+def arm_tiers(order: Order) -> tuple[Tier, Tier]:
+    return TIERS if order is Order.TRAINING_FIRST else TIERS[::-1]
+
+
+def parse_control(control: str | Tier | None) -> Tier | None:
+    if control is None or str(control).strip().lower() in ("", "none", "null"):
+        return None
+    return choose(Tier, "control", control)
+
+
+def arm_conversation(
+    request: str, context: str, framing: Tier, options: FramingOptions, earlier: list[ChatMessage] | None
+) -> list[ChatMessage]:
+    """One arm's conversation: fresh, or (carryover) the earlier exchange plus a user turn that
+    carries this arm's framing and the request."""
+    if earlier is None:
+        return build_messages(request, context, framing, options)
+    return [*earlier, *build_messages(request, context, framing, replace(options, placement=Placement.USER))]
+
+
+@solver
+def paired_arms(options: FramingOptions, carryover: bool, control: Tier | None) -> Solver:
+    """Run both arms in the order in ``metadata["order"]`` and keep each arm's output."""
+    answer = generate_answer()
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        behavior, context = state.metadata["behavior"], state.metadata.get("context", "")
+        earlier: list[ChatMessage] | None = None
+        outputs: dict[str, dict] = {}
+        for tier in arm_tiers(Order(state.metadata["order"])):
+            state.messages = arm_conversation(behavior, context, control or tier, options, earlier if carryover else None)
+            state = await answer(state, generate)
+            outputs[tier.value] = state.output.model_dump(mode="json")
+            earlier = [*state.messages[:-1], ChatMessageAssistant(content=state.output.completion)]
+        state.store.set(ARM_OUTPUTS, outputs)
+        return state
+
+    return solve
+
+
+def arm_outputs(state: TaskState) -> dict[str, ModelOutput]:
+    stored = state.store.get(ARM_OUTPUTS)
+    if not stored:
+        raise ValueError(
+            f"sample {state.sample_id} has no '{ARM_OUTPUTS}' in its store: paired scorers score samples "
+            "produced by the paired_arms solver (task `paired`); use refusal_scorer for single-tier tasks"
+        )
+    return {tier: ModelOutput.model_validate(output) for tier, output in stored.items()}
+
+
+ArmVerdict = Callable[[TaskState, ModelOutput | None, str], Awaitable[Score]]
+
+
+async def pair_score(state: TaskState, verdict: ArmVerdict) -> Score:
+    """Apply a per-answer verdict to both arms and merge them with the tier as key suffix."""
+    outputs = arm_outputs(state)
+    scores = {tier.value: await verdict(state, outputs.get(tier.value), tier.value) for tier in TIERS}
+    return Score(
+        value={f"{key}_{tier}": v for tier, score in scores.items() for key, v in score.value.items()},
+        answer=" | ".join(f"{tier}: {score.answer}" for tier, score in scores.items()),
+        explanation="; ".join(f"{tier}: {score.explanation}" for tier, score in scores.items()),
+        metadata={
+            "answers": {tier: outputs[tier].completion if tier in outputs else "" for tier in scores},
+            "traces": {tier: reasoning_trace(outputs.get(tier)) for tier in scores},
+            "verdicts": {tier: score.metadata for tier, score in scores.items()},
+            "order": state.metadata.get("order"),
+        },
+    )
+
+
+def per_arm(key: str) -> list:
+    """Rate and standard error of ``key`` in each arm."""
+    return [m for tier in TIERS for m in (rate(f"{key}_{tier.value}"), rate_stderr(f"{key}_{tier.value}"))]
+
+
+async def rule_arm_verdict(state: TaskState, output: ModelOutput | None, tier: str) -> Score:
+    return rule_score(output, tier)
+
+
+@scorer(metrics=[*per_arm("refused"), count("truncated_training"), count("truncated_deployment")])
+def paired_refusal_scorer() -> Scorer:
+    """The rule-based refusal verdict on each arm: ``refused_<tier>``, ``truncated_<tier>``, ``empty_<tier>``."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        return await pair_score(state, rule_arm_verdict)
+
+    return score
+
+
+@scorer(metrics=[*per_arm("refused"), *per_arm("complied")])
+def paired_compliance_judge(
+    votes: int = DEFAULT_JUDGE_VOTES, temperature: float | None = None, min_valid: int | None = None, early_stop: bool = True
+) -> Scorer:
+    """The majority-vote compliance judge (``judge`` role) on each arm: ``refused_<tier>``, ``complied_<tier>``."""
+    options = VoteOptions(votes=votes, temperature=temperature, min_valid=min_valid, early_stop=early_stop)
+
+    async def score(state: TaskState, target: Target) -> Score:
+        return await pair_score(state, lambda s, output, tier: judge_score(s, output, tier, options))
+
+    return score
+
+
+@scorer(metrics=[*per_arm("training_aware"), count("no_trace_training"), count("no_trace_deployment")])
+def paired_motivation_classifier(
+    votes: int = DEFAULT_MOTIVATION_VOTES,
+    threshold: float = DEFAULT_THRESHOLD,
+    temperature: float | None = None,
+    min_valid: int | None = None,
+    early_stop: bool = True,
+) -> Scorer:
+    """The reasoning-trace motivation classifier on each arm: ``training_aware_<tier>``."""
+    options = MotivationOptions(votes=votes, threshold=threshold, temperature=temperature, min_valid=min_valid, early_stop=early_stop)
+
+    async def score(state: TaskState, target: Target) -> Score:
+        return await pair_score(state, lambda s, output, tier: motivation_score(s, output, tier, options))
+
+    return score
+
+
+def paired_scorers(options: VerdictOptions) -> list[Scorer]:
+    """Mirror of ``verdict_scorers`` for the paired task: the judges only when a judge is bound."""
+    scorers = [paired_refusal_scorer()]
+    if options.judge_model is not None:
+        judge, motivation = options.judge, options.motivation
+        scorers += [
+            paired_compliance_judge(judge.votes, judge.temperature, judge.min_valid, judge.early_stop),
+            paired_motivation_classifier(
+                motivation.votes, motivation.threshold, motivation.temperature, motivation.min_valid, motivation.early_stop
+            ),
+        ]
+    return scorers
+
+
+@task
+def paired(
+    dataset: str = "harmbench",
+    categories: str | None = None,
+    placement: str = "system",
+    mode: str = "standard",
+    tier_tag: bool = False,
+    protocol: str = "randomized",
+    carryover: bool = False,
+    control: str | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    seed: int = DEFAULT_SEED,
+    elicitation: str = "none",
+    judge_votes: int = DEFAULT_JUDGE_VOTES,
+    judge_temperature: float | None = None,
+    motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
+    motivation_threshold: float = DEFAULT_THRESHOLD,
+) -> Task:
+    """Both tiers per behavior in one sample; ``order`` records which ran first."""
+    options = framing_options(placement, mode, tier_tag, elicitation)
+    verdicts = verdict_options(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
+    chosen = choose(Protocol, "protocol", protocol)
+    carry = parse_bool("carryover", carryover)
+    control_tier = parse_control(control)
+    design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": int(seed)}
+    samples, report = behavior_dataset(dataset, categories)
+    for sample in samples:
+        sample.metadata = {
+            **(sample.metadata or {}),
+            "mode": options.mode.value,
+            "placement": options.placement.value,
+            "tier_tag": options.tier_tag,
+            "elicitation": options.elicitation.value,
+            "order": arm_order(chosen, seed, sample.id).value,
+            **design,
+        }
+    return Task(
+        dataset=MemoryDataset(list(samples), name=samples.name),
+        solver=paired_arms(options, carry, control_tier),
+        scorer=paired_scorers(verdicts),
+        config=decoding(max_tokens, seed),
+        metadata={
+            **design,
+            "mode": options.mode.value,
+            "dataset": dataset,
+            "dataset_report": report.as_dict(),
+            "verdicts": verdicts.metadata(),
+        },
+    )
