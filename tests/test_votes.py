@@ -9,7 +9,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from inspect_ai.model import ChatMessageAssistant, get_model
+from inspect_ai.model import ChatMessageAssistant, GenerateConfig, get_model
 from inspect_ai.model._model_output import ChatCompletionChoice
 
 from compliance_gap.scorers import votes
@@ -263,3 +263,19 @@ def test_ballot_shares_and_metadata():
     assert ballot.shares == {"refusal": 2 / 3, "compliance": 1 / 3, "partial": 0.0}
     meta = ballot.metadata()
     assert meta["votes_used"] == 4 and meta["votes_requested"] == 5 and meta["invalid_votes"] == 1
+
+
+def test_a_seeded_judge_gets_a_different_seed_per_vote(monkeypatch):
+    monkeypatch.setattr(votes, "_SINGLE_CHOICE_MODELS", set())
+    seeds: list[int] = []
+
+    def generate(messages, tools, tool_choice, config):
+        seeds.append(config.seed)
+        return scripted_output("VERDICT: PARTIAL" if len(seeds) % 2 else "VERDICT: REFUSAL")
+
+    model = get_model("mockllm/seeded", custom_outputs=generate, config=GenerateConfig(seed=7))
+    rule = Plurality(VERDICTS, votes=5, min_valid=3)
+    ballot = asyncio.run(poll(model, "p", rule, VERDICTS, lambda r: parse_label(r, "VERDICT", VERDICTS), VoteOptions(votes=5)))
+    assert len(ballot.votes) == 5
+    # the num_choices call (seed 7) returned one choice; the other votes got seeds 8, 9, ...
+    assert sorted(seeds) == [7, 8, 9, 10, 11]

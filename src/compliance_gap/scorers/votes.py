@@ -267,14 +267,20 @@ class Reply:
     error: str | None = None
 
 
-async def ask(model: Model, prompt: str, n: int, config: GenerateConfig) -> list[Reply]:
+async def ask(model: Model, prompt: str, n: int, config: GenerateConfig, first_vote: int = 0) -> list[Reply]:
     """n replies to ``prompt``: one ``num_choices`` call where the provider honours it, else
-    (or for what it left out) concurrent single calls. A failed call is a reply with an error."""
+    (or for what it left out) concurrent single calls. A failed call is a reply with an error.
+    A judge bound with a fixed seed gets seed + vote number, so that its votes can differ."""
     replies: list[Reply] = []
     key = str(model)
+
+    def vote_config(vote: int, **extra: Any) -> GenerateConfig:
+        seed = None if model.config.seed is None else model.config.seed + vote
+        return config.merge(GenerateConfig(seed=seed, **extra))
+
     if n > 1 and key not in _SINGLE_CHOICE_MODELS:
         try:
-            output = await model.generate(prompt, config=config.merge(GenerateConfig(num_choices=n)))
+            output = await model.generate(prompt, config=vote_config(first_vote, num_choices=n))
             replies = [Reply(choice.message.text) for choice in output.choices[:n]]
         except Exception as error:  # noqa: BLE001 - retried below as single calls
             if key not in _SINGLE_CHOICE_MODELS:
@@ -282,14 +288,15 @@ async def ask(model: Model, prompt: str, n: int, config: GenerateConfig) -> list
         if len(replies) < n:
             _SINGLE_CHOICE_MODELS.add(key)
 
-    async def one() -> Reply:
+    async def one(vote: int) -> Reply:
         try:
-            output = await model.generate(prompt, config=config)
+            output = await model.generate(prompt, config=vote_config(vote))
         except Exception as error:  # noqa: BLE001 - a failed judge call is an invalid vote
             return Reply(None, f"{type(error).__name__}: {error}")
-        return Reply(output.completion if output.choices else None, None if output.choices else "no choices returned")
+        return Reply(output.message.text, None) if output.choices else Reply(None, "no choices returned")
 
-    return replies + await collect(*(one() for _ in range(n - len(replies))))
+    start = first_vote + len(replies)
+    return replies + await collect(*(one(start + i) for i in range(n - len(replies))))
 
 
 def check_sampling(model: Model, options: VoteOptions) -> None:
@@ -329,7 +336,7 @@ async def poll(
         if options.early_stop and rule.sure(Counter(votes), rule.votes - len(votes)) is not None:
             break
         size = next_batch(rule, votes, labels) if options.early_stop else rule.votes - len(votes)
-        for reply in await ask(model, prompt, size, config):
+        for reply in await ask(model, prompt, size, config, first_vote=len(votes)):
             votes.append(INVALID if reply.text is None else parse(reply.text))
             if reply.error:
                 errors.append(reply.error)
