@@ -9,8 +9,7 @@ import pytest
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import Sample
-from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput
-from inspect_ai.model._model_output import ChatCompletionChoice
+from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput
 from inspect_ai.solver import Generate, TaskState, solver
 
 from compliance_gap.scorers import MotivationOptions, motivation_classifier

@@ -9,8 +9,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from inspect_ai.model import ChatMessageAssistant, GenerateConfig, get_model
-from inspect_ai.model._model_output import ChatCompletionChoice
+from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, GenerateConfig, get_model
 
 from compliance_gap.scorers import votes
 from compliance_gap.scorers.votes import (
