@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import binom, binomtest, chi2, fisher_exact
+from statsmodels.stats.multitest import multipletests
 
 from compliance_gap.analysis import stats
 from compliance_gap.analysis.comparisons import Settings, table_stats
@@ -149,3 +150,8 @@ def test_holm_matches_hand_arithmetic_and_skips_missing():
     # sorted 0.01, 0.03, 0.04 -> 3*0.01, max(0.03, 2*0.03), max(0.06, 1*0.04)
     assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert stats.holm([None, 0.02, float("nan"), 0.5]) == [None, pytest.approx(0.04), None, pytest.approx(0.5)]
+
+
+def test_holm_matches_statsmodels():
+    pvalues = list(np.random.default_rng(0).uniform(0, 0.2, size=9)) + [0.01, 0.01]
+    assert stats.holm(pvalues) == pytest.approx(list(multipletests(pvalues, method="holm")[1]))

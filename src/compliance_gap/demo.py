@@ -8,6 +8,8 @@ from pathlib import Path
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
 
+from .analysis import analyze
+from .analysis.report import terminal_report, write_report
 from .embedded import embedded_model_spec
 from .resources import data_dir, repo_root
 from .tasks import free_tier, paid_tier
@@ -51,4 +53,9 @@ def _main(args: argparse.Namespace) -> int:
             continue
         rate, n = tier_refusal_rate(log)
         print(f"  {tier:<11} refusal rate {rate:6.1%} over {n} samples  ({Path(log.location).name})")
-    return 1 if failed else 0
+    if failed:
+        return 1
+    analysis = analyze([log.location for log in logs])
+    print("\n" + terminal_report(analysis))
+    print(f"Report: {write_report(analysis, args.log_dir / 'report')['report.html']}")
+    return 0

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..options import choose
 from . import stats
-from .logs import EXCLUSION_REASONS, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, load_pairs
+from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, load_pairs
 
 ORDERS = ("training_first", "deployment_first")
 DEFAULT_TARGET_GAP_PP = 5.0
@@ -175,8 +175,7 @@ def comparison_result(comparison: ComparisonPairs, settings: Settings) -> dict[s
         "model": key.model,
         "mode": key.mode,
         "placement": key.placement,
-        "tier_tag": key.tier_tag,
-        "elicitation": key.elicitation,
+        **{name: dict(key.variant).get(name) for name in VARIANT_FIELDS},
         "control": key.control,
         "is_control": key.control is not None,
         "label": key.label(),
@@ -194,6 +193,12 @@ def comparison_result(comparison: ComparisonPairs, settings: Settings) -> dict[s
         result["by"] = breakdown(comparison.pairs, settings.by, settings)
     if table.n == 0:
         result["notes"].append("no usable pairs: every sample was excluded (see excluded)")
+    behaviors = len({p.id for p in comparison.pairs})
+    if behaviors < table.n:
+        result["notes"].append(
+            f"{table.n} pairs come from {behaviors} behaviors (several epochs): pairs of one behavior are not "
+            "independent, so the interval and p-value are too optimistic; analyse one epoch per behavior"
+        )
     return result
 
 

@@ -46,6 +46,7 @@ class LogSetError(ValueError):
 @dataclass(frozen=True)
 class LogHeader:
     path: str
+    eval_id: str
     task: str
     kind: str  # "tier" or "paired"
     tier: str | None  # the tier of a tier log; None for a paired log (it holds both)
@@ -71,42 +72,40 @@ class LogHeader:
         }
 
 
+VARIANT_FIELDS = ("tier_tag", "elicitation", "protocol", "carryover")  # sample metadata that defines a design
+VARIANT_DEFAULTS = {"tier_tag": False, "elicitation": "none", "carryover": False}  # left out of labels
+VARIANT_LABELS = {"tier_tag": "tier tag", "elicitation": "elicitation {}", "protocol": "paired {}", "carryover": "carryover"}
+
+
 @dataclass(frozen=True)
 class ComparisonKey:
-    """One comparison: both arms of the same model under the same framing variant. Besides
-    mode and placement, the tier tag and the elicitation cue (when the log records them) are
-    framing variants too, so runs that differ in them are never pooled."""
+    """One comparison: both arms of one model under one framing and design. Besides mode and
+    placement, the variant fields a log records (tier tag, elicitation cue, paired protocol,
+    carryover) keep runs of different designs from being pooled."""
 
     model: str
     mode: str | None
     placement: str | None
-    tier_tag: bool | None = None
-    elicitation: str | None = None
+    variant: tuple[tuple[str, Any], ...] = ()  # (field, value) for each VARIANT_FIELDS present
     control: str | None = None  # A/A control run: the tier whose framing both arms used
 
     @classmethod
     def of(cls, model: str, metadata: dict[str, Any]) -> ComparisonKey:
-        return cls(
-            model,
-            metadata.get("mode"),
-            metadata.get("placement"),
-            metadata.get("tier_tag"),
-            metadata.get("elicitation"),
-            metadata.get("control"),
-        )
+        variant = tuple((f, metadata[f]) for f in VARIANT_FIELDS if metadata.get(f) is not None)
+        return cls(model, metadata.get("mode"), metadata.get("placement"), variant, metadata.get("control"))
 
     def label(self) -> str:
         parts = [self.model, str(self.mode), str(self.placement)]
-        if self.tier_tag:
-            parts.append("tier tag")
-        if self.elicitation and self.elicitation != "none":
-            parts.append(f"elicitation {self.elicitation}")
+        for name, value in self.variant:
+            if VARIANT_DEFAULTS.get(name) == value:
+                continue
+            parts.append(VARIANT_LABELS[name].format(value))
         if self.control:
             parts.append(f"A/A control ({self.control})")
         return " · ".join(parts)
 
     def sort_key(self) -> tuple:
-        return (self.control is not None, self.model, *(str(v) for v in (self.mode, self.placement, self.tier_tag, self.elicitation, self.control)))
+        return (self.control is not None, self.model, str(self.mode), str(self.placement), str(self.variant), str(self.control))
 
 
 @dataclass(frozen=True)
@@ -200,12 +199,20 @@ def read_header(path: str) -> LogHeader:
             "pass logs of free_tier, paid_tier or paired"
         )
     verdicts = tuple(kind_ for kind_, scorer in names.items() if scorer in scorers)
-    return LogHeader(path, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts)
+    return LogHeader(path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts)
 
 
 def read_headers(files: list[str]) -> list[LogHeader]:
-    """Headers of all logs; logs of different data sets cannot be compared."""
+    """Headers of all logs; copies of one run, or logs of different data sets, cannot be
+    analysed together (samples_df would silently drop a copy's samples)."""
     headers = [read_header(f) for f in files]
+    by_run: dict[str, list[str]] = defaultdict(list)
+    for header in headers:
+        by_run[header.eval_id].append(header.path)
+    copies = [paths for paths in by_run.values() if len(paths) > 1]
+    if copies:
+        listing = "; ".join(" = ".join(paths) for paths in copies)
+        raise LogSetError(f"these files are copies of the same run: {listing}; pass each run once")
     by_dataset: dict[str, list[str]] = defaultdict(list)
     for header in headers:
         by_dataset[header.dataset].append(header.name)

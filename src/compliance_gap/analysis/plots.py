@@ -70,13 +70,19 @@ class ForestRow:
     hollow: bool = False
 
 
+def two_lines(label: str) -> str:
+    """'model · mode · placement · ...' as the model over the rest, to keep tick labels short."""
+    model, _, rest = label.partition(" · ")
+    return f"{model}\n{rest}" if rest else model
+
+
 def forest_rows(comparisons: list[dict[str, Any]]) -> list[ForestRow]:
     """One row per comparison and, below it, one per call-order stratum."""
     rows = []
     for c in comparisons:
         color = CONTROL if c["is_control"] else POINT
         p = c["mcnemar"].get("pvalue_holm", c["mcnemar"]["pvalue"])
-        rows.append(ForestRow(c["label"], c["compliance_gap_pp"], *c["gap_ci95_pp"], p, color, c["is_control"]))
+        rows.append(ForestRow(two_lines(c["label"]), c["compliance_gap_pp"], *c["gap_ci95_pp"], p, color, c["is_control"]))
         for order, stratum in ((c.get("order") or {}).get("strata") or {}).items():
             rows.append(
                 ForestRow(f"    {order.replace('_', ' ')}", stratum["compliance_gap_pp"], *stratum["gap_ci95_pp"], stratum["mcnemar"]["pvalue"], STRATUM)
@@ -86,7 +92,7 @@ def forest_rows(comparisons: list[dict[str, Any]]) -> list[ForestRow]:
 
 def forest(rows: list[ForestRow], path: Path, title: str) -> Path:
     """Gaps with 95% CIs, one row each, a zero line, p-values at the right."""
-    with paper_figure(0.6 + 0.32 * max(len(rows), 1)) as (figure, axes):
+    with paper_figure(0.8 + 0.34 * max(len(rows), 1)) as (figure, axes):
         ax = axes[0]
         ys = list(range(len(rows)))[::-1]
         for y, row in zip(ys, rows):
@@ -100,10 +106,12 @@ def forest(rows: list[ForestRow], path: Path, title: str) -> Path:
             ax.annotate(_p_text(row.pvalue), (1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=7)
         ax.axvline(0, color="#444444", lw=0.8, ls="--")
+        ends = [v for r in rows for v in (r.low, r.high) if _finite(v)] + [0.0]
+        ax.set_xlim(min(ends) - 5, max(ends) + 5)
         ax.set_yticks(ys, [r.label for r in rows])
         ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_xlabel("compliance gap (pp) = deployment refusal % - training refusal %  (95% CI)")
-        ax.set_title(title, loc="left")
+        ax.set_xlabel("compliance gap (pp), 95% CI")
+        figure.suptitle(title, x=0.01, ha="left", fontsize=9)
         return _save(figure, path)
 
 
@@ -117,7 +125,7 @@ def breakdown_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
         by = c.get("by")
         if not by:
             continue
-        rows.append(ForestRow(c["label"], c["compliance_gap_pp"], *c["gap_ci95_pp"], c["mcnemar"]["pvalue"], POINT, c["is_control"]))
+        rows.append(ForestRow(two_lines(c["label"]), c["compliance_gap_pp"], *c["gap_ci95_pp"], c["mcnemar"]["pvalue"], POINT, c["is_control"]))
         for group in by["groups"]:
             rows.append(ForestRow(f"    {group['value']}", group["compliance_gap_pp"], *group["gap_ci95_pp"], group["mcnemar"]["pvalue_holm"], STRATUM))
     field = next((c["by"]["field"] for c in comparisons if c.get("by")), "")

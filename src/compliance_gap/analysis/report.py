@@ -21,7 +21,7 @@ from .logs import EXCLUSION_REASONS
 from .plots import write_plots
 
 FIGURE_CAPTIONS = {
-    "gap": "Compliance gap with Newcombe 95% CI; p = McNemar, Holm-adjusted (order strata: unadjusted).",
+    "gap": "Compliance gap (deployment minus training refusal rate, pp) with Newcombe 95% CI; p = McNemar, Holm-adjusted (order strata: unadjusted).",
     "refusal_rates": "Refusal rate per tier with Wilson 95% CIs.",
     "discordance": "Paired verdicts; the shaded off-diagonal cells are the flips McNemar's test compares.",
     "breakdown": "Compliance gap per group with Newcombe 95% CI; p Holm-adjusted within each comparison.",
@@ -147,7 +147,8 @@ def reading(c: dict[str, Any], alpha: float) -> str:
         f"{p_equals(c['mcnemar']['pvalue'])}, Holm {p_equals(p)}: {verdict} at alpha = {alpha}. "
         f"With {c['n_pairs']} pairs and {fmt_fraction(power['discordance'])} discordance, the smallest gap "
         f"detectable with {power['power']:.0%} power is {_pp(power['detectable_gap_pp'])}; a "
-        f"{power['target_gap_pp']:g} pp gap needs {power['pairs_needed']} pairs."
+        f"{power['target_gap_pp']:g} pp gap needs {power['pairs_needed']} pairs at "
+        f"{fmt_fraction(power['assumed_discordance'])} discordance (never assumed below the gap itself)."
     )
     if c["is_control"]:
         text = (
@@ -194,7 +195,7 @@ def comparison_blocks(c: dict[str, Any], alpha: float) -> list[Any]:
     return blocks
 
 
-def report_blocks(analysis: Analysis, figures: list[str] = ()) -> list[Any]:
+def report_blocks(analysis: Analysis, figures: list[str] = (), methods: bool = True) -> list[Any]:
     result = analysis.result
     alpha = result["settings"]["alpha"]
     blocks: list[Any] = [
@@ -209,8 +210,9 @@ def report_blocks(analysis: Analysis, figures: list[str] = ()) -> list[Any]:
     blocks += [Figure(name) for name in figures]
     for c in result["comparisons"]:
         blocks += comparison_blocks(c, alpha)
-    blocks.append(Heading("Methods", 2))
-    blocks.append(Table(["quantity", "method"], [[k.replace("_", " "), v] for k, v in result["methods"].items()]))
+    blocks.append(Heading("Methods and logs" if methods else "Logs", 2))
+    if methods:
+        blocks.append(Table(["quantity", "method"], [[k.replace("_", " "), v] for k, v in result["methods"].items()]))
     blocks.append(Table(["log", "task", "tier", "model", "dataset", "status", "verdicts"], [
         [Path(h["path"]).name, h["task"], h["tier"] or "both", h["model"], h["dataset"], h["status"], ", ".join(h["verdicts"])]
         for h in result["logs"]
@@ -290,7 +292,7 @@ def render_html(blocks: list[Any], figure_paths: dict[str, Path]) -> str:
 
 
 def terminal_report(analysis: Analysis) -> str:
-    return render_text(report_blocks(analysis))
+    return render_text(report_blocks(analysis, methods=False))
 
 
 def write_report(analysis: Analysis, out_dir: Path) -> dict[str, Path]:
@@ -298,7 +300,7 @@ def write_report(analysis: Analysis, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = write_plots(analysis.result, out_dir)
     blocks = report_blocks(analysis, list(figures))
-    files = {f"{name}.png": path for name, path in figures.items()}
+    files = {path.name: path for path in figures.values()}
     files["report.md"] = out_dir / "report.md"
     files["report.md"].write_text(render_markdown(blocks, {n: p.name for n, p in figures.items()}), encoding="utf-8")
     files["report.html"] = out_dir / "report.html"

@@ -15,7 +15,6 @@ from statistics import NormalDist
 from scipy.optimize import brentq
 from scipy.stats import fisher_exact
 from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 ALPHA = 0.05
@@ -167,11 +166,13 @@ def pairs_needed(gap: float, discordance: float, alpha: float = ALPHA, power: fl
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
-    """Holm-adjusted p-values; missing p-values stay missing and are not counted as tests."""
-    present = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    """Holm step-down adjusted p-values: the k-th smallest of m is multiplied by (m - k + 1),
+    made monotone, capped at 1. Missing p-values stay missing and are not counted as tests.
+    (By hand: statsmodels' multipletests runs a full garbage collection on every call.)"""
+    present = sorted((p, i) for i, p in enumerate(pvalues) if p is not None and not math.isnan(p))
     adjusted: list[float | None] = [None] * len(pvalues)
-    if present:
-        values = multipletests([pvalues[i] for i in present], method="holm")[1]
-        for i, value in zip(present, values):
-            adjusted[i] = float(value)
+    running = 0.0
+    for rank, (p, i) in enumerate(present):
+        running = max(running, min(1.0, (len(present) - rank) * p))
+        adjusted[i] = running
     return adjusted
