@@ -249,6 +249,20 @@ def test_bad_paths_and_foreign_logs_are_clear_errors(runs, tmp_path):
     write_eval_log(foreign, str(tmp_path / "foreign.eval"))
     with pytest.raises(LogSetError, match="not a compliance-gap tier or paired log"):
         analyze([tmp_path / "foreign.eval"])
+    with pytest.raises(LogSetError, match="no tier or paired task logs"):
+        analyze([tmp_path])
+
+
+def test_other_tasks_logs_in_a_folder_are_skipped_and_reported(runs, tmp_path):
+    foreign = read_eval_log(str(runs.tier_log("training")))
+    foreign.eval.task, foreign.eval.metadata, foreign.eval.eval_id = "someone_else/task", {}, "another-run"
+    write_eval_log(foreign, str(tmp_path / "foreign.eval"))
+    for tier in ("training", "deployment"):
+        shutil.copy(runs.tier_log(tier), tmp_path / runs.tier_log(tier).name)
+    result = analyze([tmp_path]).result
+    assert [p.endswith("foreign.eval") for p in result["skipped_logs"]] == [True]
+    assert any("skipped 1 logs of other tasks: foreign.eval" in note for note in result["notes"])
+    assert result["comparisons"][0]["table"] == EXPECTED_TABLE
 
 
 def test_cli_json_follows_the_contract(runs, capsys):

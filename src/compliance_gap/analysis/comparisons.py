@@ -224,15 +224,18 @@ def analyze(paths: list[str | Path], settings: Settings | None = None) -> Analys
     choose(McNemarMethod, "mcnemar", settings.mcnemar)
     if not 0 < settings.target_gap_pp <= 100:
         raise ValueError(f"target gap {settings.target_gap_pp} pp must be in (0, 100]")
-    headers, arms, comparisons = load_pairs(paths, settings.verdict)
+    headers, skipped, arms, comparisons = load_pairs(paths, settings.verdict)
     if settings.by:
         _check_by_field(comparisons, settings.by)
     results = [comparison_result(c, settings) for c in comparisons]
     add_holm(results)
     notes = [f"{h.name}: status '{h.status}'; its missing samples count as missing partners" for h in headers if h.status != "success"]
+    if skipped:
+        notes.append(f"skipped {len(skipped)} logs of other tasks: {', '.join(Path(f).name for f in skipped)}")
     result = {
         "comparisons": results,
         "logs": [h.as_dict() for h in headers],
+        "skipped_logs": skipped,
         "settings": settings.as_dict(),
         "methods": METHODS,
         "notes": notes,

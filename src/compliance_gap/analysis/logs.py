@@ -43,6 +43,10 @@ class LogSetError(ValueError):
     """The logs cannot be analysed together; the message names the files and the fix."""
 
 
+class ForeignLogError(LogSetError):
+    """An Inspect log of some other task (skipped in a folder, an error when named)."""
+
+
 @dataclass(frozen=True)
 class LogHeader:
     path: str
@@ -143,25 +147,27 @@ class ComparisonPairs:
     notes: list[str] = field(default_factory=list)
 
 
-def find_log_files(paths: list[str | Path]) -> list[str]:
-    """Every ``.eval``/``.json`` log under the given files and folders, each once."""
+def find_log_files(paths: list[str | Path]) -> dict[str, bool]:
+    """Every ``.eval``/``.json`` log under the given files and folders, each once, mapped to
+    whether it was named explicitly (True) or found in a folder (False)."""
     if not paths:
         raise LogSetError("no log paths given; pass log files or folders (for example logs/)")
-    files: list[str] = []
+    files: dict[str, bool] = {}
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             found = [_local_path(info.name) for info in list_eval_logs(str(path.resolve()))]
             if not found:
                 raise FileNotFoundError(f"no Inspect logs (.eval or .json) under {path}; pass the folder the run wrote")
-            files.extend(found)
+            for file in found:
+                files.setdefault(file, False)
         elif path.is_file():
             if path.suffix not in (".eval", ".json"):
                 raise LogSetError(f"{path} is not an Inspect log; pass .eval or .json files or their folder")
-            files.append(str(path.resolve()))
+            files[_local_path(str(path.resolve()))] = True
         else:
             raise FileNotFoundError(f"log path {path} does not exist")
-    return sorted(dict.fromkeys(_local_path(f) for f in files))
+    return dict(sorted(files.items()))
 
 
 def _local_path(location: str) -> str:
@@ -194,7 +200,7 @@ def read_header(path: str) -> LogHeader:
     elif task == PAIRED_TASK or scorers & set(PAIRED_SCORERS.values()):
         kind, names, tier = "paired", PAIRED_SCORERS, None
     else:
-        raise LogSetError(
+        raise ForeignLogError(
             f"{path} is not a compliance-gap tier or paired log (task '{log.eval.task}', no eval.metadata.tier); "
             "pass logs of free_tier, paid_tier or paired"
         )
@@ -202,10 +208,20 @@ def read_header(path: str) -> LogHeader:
     return LogHeader(path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts)
 
 
-def read_headers(files: list[str]) -> list[LogHeader]:
-    """Headers of all logs; copies of one run, or logs of different data sets, cannot be
-    analysed together (samples_df would silently drop a copy's samples)."""
-    headers = [read_header(f) for f in files]
+def read_headers(files: dict[str, bool]) -> tuple[list[LogHeader], list[str]]:
+    """Headers of the tier and paired logs, and the other tasks' logs found in folders (skipped).
+    Copies of one run, or logs of different data sets, cannot be analysed together (samples_df
+    would silently drop a copy's samples)."""
+    headers, skipped = [], []
+    for file, named in files.items():
+        try:
+            headers.append(read_header(file))
+        except ForeignLogError:
+            if named:
+                raise
+            skipped.append(file)
+    if not headers:
+        raise LogSetError(f"no tier or paired task logs among {len(files)} logs ({', '.join(Path(f).name for f in files)})")
     by_run: dict[str, list[str]] = defaultdict(list)
     for header in headers:
         by_run[header.eval_id].append(header.path)
@@ -219,7 +235,7 @@ def read_headers(files: list[str]) -> list[LogHeader]:
     if len(by_dataset) > 1:
         listing = "; ".join(f"'{d}': {', '.join(names)}" for d, names in sorted(by_dataset.items()))
         raise LogSetError(f"logs come from different datasets ({listing}); analyse each dataset's logs separately")
-    return headers
+    return headers, skipped
 
 
 def _plain(value: Any) -> Any:
@@ -359,8 +375,11 @@ def _exclusion(sample_id: str, epoch: int, by_tier: dict[str, dict], verdict: st
     return None
 
 
-def load_pairs(paths: list[str | Path], verdict: str | Verdict = Verdict.AUTO) -> tuple[list[LogHeader], pd.DataFrame, list[ComparisonPairs]]:
-    """Find, validate, read and pair the logs under ``paths``."""
-    headers = read_headers(find_log_files(paths))
+def load_pairs(
+    paths: list[str | Path], verdict: str | Verdict = Verdict.AUTO
+) -> tuple[list[LogHeader], list[str], pd.DataFrame, list[ComparisonPairs]]:
+    """Find, validate, read and pair the logs under ``paths``: (headers, skipped other-task
+    logs, one row per arm, comparisons)."""
+    headers, skipped = read_headers(find_log_files(paths))
     arms = read_arms(headers)
-    return headers, arms, pair_arms(arms, headers, verdict)
+    return headers, skipped, arms, pair_arms(arms, headers, verdict)
