@@ -193,7 +193,7 @@ def _sae(args: argparse.Namespace) -> int:
     settings = SaeSettings(args.max_length, args.batch_size, args.permutations, args.alpha, args.top_k, args.folds, args.seed)
     report = validate_organism(model, tokenizer, sae, hook, organism, reference, gold, args.out, settings, {"base": base_path, "sae": args.sae})
     c = report["comparison"]
-    print(f"{c['significant_both']} of {c['alive']} alive features differ (KS and permutation, FDR {c['alpha']})")
+    print(f"{c['significant_both']} of {c['alive']} alive features differ at {c['alpha']} (KS with FDR and permutation with max-T)")
     print(f"probe AUROC organism vs reference {report['probe_organism_vs_reference']['auroc']:.3f}; gold_106 labels {report['probe_gold_labels']['auroc']:.3f}")
     print(f"{args.out / REPORT_JSON}\n{args.out / REPORT_PNG}")
     return 0

@@ -1,10 +1,12 @@
 """Do two sets of texts differ in SAE features? Per-feature tests and a linear probe.
 
 Per feature (only features that fire in some text; dead ones are counted): a two-sample
-Kolmogorov-Smirnov test and a permutation test of the difference in means, each corrected for
-the number of features with Benjamini-Hochberg (false discovery rate). The probe is an L2
-logistic regression on standardised features, scored by cross-validated AUROC (out-of-fold
-predictions, so it never grades a text it was trained on).
+Kolmogorov-Smirnov test, corrected with Benjamini-Hochberg (false discovery rate), and a
+permutation test of Welch's t, corrected with the Westfall-Young max-T procedure (family-wise
+error). Max-T is used because a permutation p-value cannot go below 1/(1+permutations): with
+thousands of features, BH on raw permutation p-values could never reject anything. The probe is
+an L2 logistic regression on standardised features, scored by cross-validated AUROC
+(out-of-fold predictions, so it never grades a text it was trained on).
 """
 
 from __future__ import annotations
@@ -22,21 +24,36 @@ def fdr(p_values: np.ndarray) -> np.ndarray:
     return multipletests(p_values, method="fdr_bh")[1] if len(p_values) else p_values
 
 
-def permutation_pvalues(a: np.ndarray, b: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
-    """Two-sided p-values of the difference in means, all features at once; (1 + hits) / (1 + n)."""
+def welch_t(sum_a: np.ndarray, sq_a: np.ndarray, n_a: int, sum_b: np.ndarray, sq_b: np.ndarray, n_b: int) -> np.ndarray:
+    """Welch's t from per-group sums and sums of squares (0 where both groups are constant)."""
+    mean_a, mean_b = sum_a / n_a, sum_b / n_b
+    var_a = np.maximum(sq_a - n_a * mean_a**2, 0) / (n_a - 1)
+    var_b = np.maximum(sq_b - n_b * mean_b**2, 0) / (n_b - 1)
+    scale = np.sqrt(var_a / n_a + var_b / n_b)
+    return np.divide(mean_a - mean_b, scale, out=np.zeros_like(scale), where=scale > 1e-12)
+
+
+def permutation_pvalues(a: np.ndarray, b: np.ndarray, permutations: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided permutation p-values of Welch's t for every feature, raw and max-T adjusted
+    (family-wise); both are (1 + hits) / (1 + permutations)."""
     pooled = np.vstack([a, b]).astype(np.float64)
+    squares = pooled**2
     n, n_a = len(pooled), len(a)
-    observed = np.abs(a.mean(axis=0) - b.mean(axis=0))
-    hits = np.zeros(pooled.shape[1])
+    total, total_sq = pooled.sum(axis=0), squares.sum(axis=0)
+    observed = np.abs(welch_t(a.sum(0), (a.astype(np.float64) ** 2).sum(0), n_a, b.sum(0), (b.astype(np.float64) ** 2).sum(0), len(b)))
+    hits, max_hits = np.zeros(pooled.shape[1]), np.zeros(pooled.shape[1])
     done = 0
     while done < permutations:
         size = min(PERMUTATION_CHUNK, permutations - done)
-        weights = np.full((size, n), -1.0 / (n - n_a))
-        for row in weights:
-            row[rng.permutation(n)[:n_a]] = 1.0 / n_a
-        hits += (np.abs(weights @ pooled) >= observed - 1e-12).sum(axis=0)
+        members = np.zeros((size, n))
+        for row in members:
+            row[rng.permutation(n)[:n_a]] = 1.0
+        sum_a, sq_a = members @ pooled, members @ squares
+        t = np.abs(welch_t(sum_a, sq_a, n_a, total - sum_a, total_sq - sq_a, n - n_a))
+        hits += (t >= observed - 1e-12).sum(axis=0)
+        max_hits += (t.max(axis=1)[:, None] >= observed - 1e-12).sum(axis=0)
         done += size
-    return (1 + hits) / (1 + permutations)
+    return (1 + hits) / (1 + permutations), (1 + max_hits) / (1 + permutations)
 
 
 def compare_features(
@@ -50,27 +67,28 @@ def compare_features(
     alive = np.flatnonzero((a > 0).any(axis=0) | (b > 0).any(axis=0))
     result: dict[str, Any] = {
         "n_a": len(a), "n_b": len(b), "features": int(a.shape[1]), "alive": len(alive), "dead": int(a.shape[1] - len(alive)),
-        "alpha": alpha, "correction": "Benjamini-Hochberg FDR over alive features", "permutations": permutations,
+        "alpha": alpha, "permutations": permutations,
+        "correction": {"ks": "Benjamini-Hochberg FDR over alive features", "permutation": "Westfall-Young max-T (family-wise)"},
     }
     if not len(alive):
         return {**result, "significant_ks": 0, "significant_permutation": 0, "significant_both": 0, "top": []}
     fa, fb = a[:, alive], b[:, alive]
     ks = ks_2samp(fa, fb, axis=0)
     ks_stat, ks_p = np.atleast_1d(ks.statistic), np.atleast_1d(ks.pvalue)
-    perm_p = permutation_pvalues(fa, fb, permutations, np.random.default_rng(seed))
-    ks_q, perm_q = fdr(ks_p), fdr(perm_p)
+    perm_p, perm_fwer = permutation_pvalues(fa, fb, permutations, np.random.default_rng(seed))
+    ks_q = fdr(ks_p)
     mean_a, mean_b = fa.mean(axis=0), fb.mean(axis=0)
     spread = np.sqrt((fa.var(axis=0, ddof=1) + fb.var(axis=0, ddof=1)) / 2)
     effect = np.divide(mean_a - mean_b, spread, out=np.zeros_like(spread), where=spread > 0)
     order = np.lexsort((-np.abs(mean_a - mean_b), -ks_stat))[:top_k]
     result.update(
         significant_ks=int((ks_q < alpha).sum()),
-        significant_permutation=int((perm_q < alpha).sum()),
-        significant_both=int(((ks_q < alpha) & (perm_q < alpha)).sum()),
+        significant_permutation=int((perm_fwer < alpha).sum()),
+        significant_both=int(((ks_q < alpha) & (perm_fwer < alpha)).sum()),
         top=[
             {
                 "feature": int(alive[j]), "mean_a": float(mean_a[j]), "mean_b": float(mean_b[j]), "cohens_d": float(effect[j]),
-                "ks": float(ks_stat[j]), "ks_p": float(ks_p[j]), "ks_q": float(ks_q[j]), "perm_p": float(perm_p[j]), "perm_q": float(perm_q[j]),
+                "ks": float(ks_stat[j]), "ks_p": float(ks_p[j]), "ks_q": float(ks_q[j]), "perm_p": float(perm_p[j]), "perm_p_fwer": float(perm_fwer[j]),
             }
             for j in order
         ],

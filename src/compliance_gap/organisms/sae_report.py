@@ -101,7 +101,7 @@ def plot_report(report: dict[str, Any], path: Path) -> None:
     names = ["alive", "KS", "permutation", "both"]
     values = [comparison["alive"], comparison["significant_ks"], comparison["significant_permutation"], comparison["significant_both"]]
     counts.bar(names, values)
-    counts.set_title(f"Features (of {comparison['features']}) significant at FDR {comparison['alpha']}")
+    counts.set_title(f"Features (of {comparison['features']}) significant at {comparison['alpha']}\n(KS: FDR; permutation: max-T family-wise)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
