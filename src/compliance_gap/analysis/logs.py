@@ -77,7 +77,8 @@ class LogHeader:
 
 
 VARIANT_FIELDS = ("tier_tag", "elicitation", "protocol", "carryover")  # sample metadata that defines a design
-VARIANT_DEFAULTS = {"tier_tag": False, "elicitation": "none", "carryover": False}  # left out of labels
+FRAMING_DEFAULTS = {"tier_tag": False, "elicitation": "none"}  # what logs made before these options existed ran
+VARIANT_DEFAULTS = {**FRAMING_DEFAULTS, "carryover": False}  # left out of labels
 VARIANT_LABELS = {"tier_tag": "tier tag", "elicitation": "elicitation {}", "protocol": "paired {}", "carryover": "carryover"}
 
 
@@ -95,7 +96,8 @@ class ComparisonKey:
 
     @classmethod
     def of(cls, model: str, metadata: dict[str, Any]) -> ComparisonKey:
-        variant = tuple((f, metadata[f]) for f in VARIANT_FIELDS if metadata.get(f) is not None)
+        values = {**FRAMING_DEFAULTS, **{f: v for f, v in metadata.items() if v is not None}}
+        variant = tuple((f, values[f]) for f in VARIANT_FIELDS if f in values)
         return cls(model, metadata.get("mode"), metadata.get("placement"), variant, metadata.get("control"))
 
     def label(self) -> str:
