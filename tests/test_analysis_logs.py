@@ -12,7 +12,7 @@ from inspect_ai.log import read_eval_log, write_eval_log
 from scipy.stats import binomtest, fisher_exact
 
 from compliance_gap.analysis import Settings, analyze
-from compliance_gap.analysis.logs import LogSetError
+from compliance_gap.analysis.logs import ComparisonKey, LogSetError
 from compliance_gap.analysis.report import to_json
 from compliance_gap.cli import main
 from compliance_gap.tasks import free_tier, paid_tier
@@ -292,3 +292,11 @@ def test_epochs_pair_by_epoch_and_are_flagged_as_dependent(tmp_path):
     c = analyze([tmp_path]).result["comparisons"][0]
     assert c["n_pairs"] == 6 and c["table"] == {"both": 6, "training_only": 0, "deployment_only": 0, "neither": 0}
     assert any("not independent" in note for note in c["notes"])
+
+
+def test_framing_options_older_logs_lack_count_as_their_defaults():
+    old = ComparisonKey.of("m", {"mode": "standard", "placement": "system"})
+    new = ComparisonKey.of("m", {"mode": "standard", "placement": "system", "tier_tag": False, "elicitation": "none"})
+    tagged = ComparisonKey.of("m", {"mode": "standard", "placement": "system", "tier_tag": True})
+    assert old == new and old.label() == "m · standard · system"
+    assert tagged != old and tagged.label() == "m · standard · system · tier tag"
