@@ -127,7 +127,7 @@ def order_effect(pairs: list[Pair], settings: Settings) -> dict[str, Any] | None
     by_order: dict[str, list[Pair]] = defaultdict(list)
     for pair in pairs:
         by_order[pair.order or MISSING].append(pair)
-    if set(by_order) == {MISSING}:
+    if set(by_order) <= {MISSING}:
         return None
     strata = {order: table_stats(_table(group), settings) for order, group in sorted(by_order.items())}
     result: dict[str, Any] = {"strata": strata, "direction_test": None, "flip_rate_test": None, "notes": []}
