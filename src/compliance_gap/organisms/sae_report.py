@@ -58,6 +58,7 @@ def validate_organism(
     began = time.perf_counter()
     unique = list(dict.fromkeys(organism.texts + reference.texts + gold.texts))
     features = feature_means(model, tokenizer, unique, sae, hook, settings.max_length, settings.batch_size)
+    extraction_seconds = time.perf_counter() - began
     row = {text: i for i, text in enumerate(unique)}
     pick = lambda texts: features[[row[t] for t in texts]]  # noqa: E731
     report = {
@@ -67,6 +68,7 @@ def validate_organism(
         "settings": asdict(settings),
         "texts": {name: {"source": s.source, "n": len(s.texts), "skipped": s.skipped} for name, s in (("organism", organism), ("reference", reference), ("gold", gold))},
         **analyze_features(pick(organism.texts), pick(reference.texts), pick(gold.texts), gold.labels, settings),
+        "extraction_seconds": extraction_seconds,
         "seconds": time.perf_counter() - began,
     }
     out_dir = Path(out_dir)
