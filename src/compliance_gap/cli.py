@@ -6,12 +6,12 @@ import argparse
 import logging
 import sys
 
-from . import demo, embedded, matrix, precision, validate
+from . import demo, embedded, matrix, precision, quant_check, validate
 from .analysis import cli as analysis_cli
 from .organisms import cli as organisms_cli
 
 # modules that contribute a subcommand through add_parser(subparsers)
-SUBCOMMAND_MODULES = [demo, analysis_cli, validate, matrix, precision, organisms_cli]
+SUBCOMMAND_MODULES = [demo, analysis_cli, validate, matrix, precision, quant_check, organisms_cli]
 
 
 def _prepare_model_parser(subparsers: argparse._SubParsersAction) -> None:
