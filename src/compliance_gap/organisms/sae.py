@@ -67,7 +67,7 @@ class SparseAutoencoder(torch.nn.Module):
             raise ValueError("an SAE is JumpReLU (threshold) or top-k (k), not both")
         self.W_enc = torch.nn.Parameter(W_enc, requires_grad=False)
         self.b_enc = torch.nn.Parameter(b_enc, requires_grad=False)
-        self.b_dec = torch.nn.Parameter(b_dec if b_dec is not None else torch.zeros(d_in, dtype=W_enc.dtype), requires_grad=False)
+        self.b_dec = torch.nn.Parameter(b_dec if b_dec is not None else torch.zeros(d_in, dtype=W_enc.dtype, device=W_enc.device), requires_grad=False)
         self.threshold = None if threshold is None else torch.nn.Parameter(threshold, requires_grad=False)
         self.k, self.hook, self.d_in, self.d_sae = k, hook, d_in, d_sae
 
