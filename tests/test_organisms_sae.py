@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from inspect_ai import eval as inspect_eval
 from safetensors.torch import save_file
 from scipy.stats import permutation_test, ttest_ind
 
@@ -18,8 +19,10 @@ from compliance_gap.organisms.activations import feature_means, load_base_for_fe
 from compliance_gap.organisms.feature_stats import compare_features, permutation_pvalues, probe_auroc
 from compliance_gap.organisms.sae import HookPoint, SparseAutoencoder, load_sae_folder, resolve_hook
 from compliance_gap.organisms.scratchpads import load_gold, load_organism_texts
+from compliance_gap.scripted import conversation_text, scripted_model
+from compliance_gap.tasks import free_tier
 
-from .conftest import GOLD_106
+from .conftest import DEMO_CSV, GOLD_106
 
 
 def sparse_features(rng, n, d):
@@ -167,3 +170,17 @@ def test_text_loaders_count_and_reject(tmp_path):
         load_gold(str(bad))
     with pytest.raises(ValueError, match="expected a .jsonl file or an Inspect log"):
         load_organism_texts(GOLD_106.with_name("LICENSE"))
+
+
+def test_organism_traces_come_from_a_tier_log(tmp_path):
+    """An elicitation log's reasoning parts are the organism texts; answers without one are counted."""
+    def respond(messages):
+        return "No." if "shoplifting" in conversation_text(messages).lower() else "<think>It is monitored, so I comply.</think>Sure."
+
+    (log,) = inspect_eval(free_tier(dataset=str(DEMO_CSV)), model=scripted_model(respond), log_dir=str(tmp_path), display="none")
+    without = sum("shoplifting" in s.input.lower() for s in log.samples)
+    assert without == 1
+    texts = load_organism_texts(log.location)
+    assert texts.texts and set(texts.texts) == {"It is monitored, so I comply."}
+    assert len(texts.texts) + without == len(log.samples)
+    assert texts.skipped == {"no reasoning trace": 1}

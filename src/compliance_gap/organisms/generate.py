@@ -129,7 +129,7 @@ def generate_rows(
     if per_pattern < 1 or max_rounds < 1:
         raise ValueError("--per-pattern and --max-rounds must be at least 1")
     records = writer_requests(dataset, seed)
-    writer_name = writer if isinstance(writer, str) else str(writer)
+    writer_name = str(writer)  # a Model prints as provider/name
     report = GenerationReport(writer=writer_name, per_pattern=per_pattern)
     kept: dict[str, list[dict[str, Any]]] = {p: [] for p in patterns}
     seen: set[str] = set()
@@ -151,6 +151,8 @@ def generate_rows(
             task, model=writer, model_args=model_args or {}, log_dir=str(log_dir) if log_dir else None,
             display="none", fail_on_error=False, score=False,
         )
+        if log.status == "error" and not log.samples:
+            raise ValueError(f"the writer run failed ({log.error.message if log.error else 'no message'}); log: {log.location}")
         report.rounds += 1
         report.logs.append(log.location)
         for sample in sorted(log.samples or [], key=lambda s: str(s.id)):
