@@ -54,12 +54,12 @@ def test_same_distribution_gives_no_discoveries_and_chance_probe():
 def test_permutation_pvalues_agree_with_scipy():
     rng = np.random.default_rng(3)
     a, b = rng.normal(0.4, 1, (15, 3)), rng.normal(0, 1, (12, 3))
-    raw, family = permutation_pvalues(a, b, 4000, np.random.default_rng(0))
+    raw, family = permutation_pvalues(a, b, 2000, np.random.default_rng(0))
     for j in range(3):
         welch = lambda x, y: ttest_ind(x, y, equal_var=False).statistic  # noqa: E731
-        reference = permutation_test((a[:, j], b[:, j]), welch, n_resamples=4000, random_state=0).pvalue
-        assert abs(raw[j] - reference) < 0.03
-    assert (family >= raw).all() and family.min() >= 1 / 4001
+        reference = permutation_test((a[:, j], b[:, j]), welch, n_resamples=2000, random_state=0).pvalue
+        assert abs(raw[j] - reference) < 0.04  # two Monte Carlo estimates: about 4 standard errors
+    assert (family >= raw).all() and family.min() >= 1 / 2001
 
 
 def test_probe_needs_two_texts_per_class():
