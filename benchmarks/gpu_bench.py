@@ -145,7 +145,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=64, help="behaviors (each runs twice: both tiers)")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--batches", default="16,32,64", help="batch sizes to time")
-    parser.add_argument("--default-batch", type=int, default=32, help="timed twice for determinism")
+    parser.add_argument("--default-batch", type=int, default=64, help="timed twice for determinism (the matrix default)")
     parser.add_argument("--precisions", default="bf16,int4")
     parser.add_argument("--repeat-batches", default="", help="bf16 batch sizes also timed twice")
     parser.add_argument("--quant-batches", default="", help="batch sizes to time for int8/int4 besides the default one")
