@@ -174,3 +174,24 @@ def test_compliance_judge_plugs_into_the_paired_scorer(tmp_path):
     assert judged.metadata["verdicts"]["deployment"]["decision"] == "refusal"
     assert scores["paired_motivation_classifier"].value["training_aware_training"] == 1
     assert log.eval.metadata["verdicts"]["judge"] == "mockllm/judge"
+
+
+def test_real_embedded_model_runs_both_arms_reproducibly(tmp_path):
+    """SmolLM2-135M on CPU through the hf/ provider: two greedy arms per sample, the same answers
+    when run again (CPU numerics are reproducible)."""
+    from compliance_gap.embedded import embedded_model_spec
+
+    name, model_args = embedded_model_spec()
+
+    def answers(folder):
+        log = inspect_eval(paired(dataset=str(DEMO_CSV), max_tokens=8), model=name, model_args=model_args,
+                           limit=2, log_dir=str(tmp_path / folder), display="none")[0]
+        assert log.status == "success", log.error
+        scores = {s.id: s.scores["paired_refusal_scorer"] for s in log.samples}
+        assert all(len([e for e in s.events if e.event == "model"]) == 2 for s in log.samples)
+        return {sid: score.metadata["answers"] for sid, score in scores.items()}, scores
+
+    first, scores = answers("a")
+    assert first == answers("b")[0]
+    assert all(score.value["truncated_training"] == score.value["truncated_deployment"] == 1 for score in scores.values())
+    assert all(answer.strip() for pair in first.values() for answer in pair.values())
