@@ -96,16 +96,16 @@ def test_samples_jsonl_has_every_arm_with_its_answer_prompt_and_status(report):
     for row in rows:
         if row["status"] == "paired":
             framing = Tier(row["control"] or row["tier"])
-            assert framing_text(framing) in row["prompt"], (row["id"], row["tier"], row["prompt_source"])
+            assert framing_text(framing) in row["prompt"], (row["id"], row["tier"])
             assert row["answer"] == PATTERN[row["id"]][0 if row["tier"] == "training" or row["control"] else 1]
 
 
-def test_rebuilt_first_arm_prompts_are_what_the_model_saw(report):
+def test_both_arms_prompts_are_what_the_model_saw(report):
     rows = [json.loads(line) for line in (report[2] / "samples.jsonl").read_text().splitlines()]
-    rebuilt = [r for r in rows if r["prompt_source"] == "rebuilt from prompts/" and r["status"] == "paired"]
-    assert rebuilt
+    paired = [r for r in rows if r["order"] is not None and r["status"] == "paired"]
+    assert {r["tier"] for r in paired} == {"training", "deployment"}
     seen = set(analysis_runs.SEEN)  # conversation_text of every conversation the model was shown
-    for row in rebuilt:
+    for row in paired:
         texts = re.split(r"(?:^|\n\n)\[(?:system|user|assistant)\]\n", row["prompt"])[1:]
         assert "\n".join(texts) in seen, (row["id"], row["tier"])
 

@@ -14,7 +14,8 @@ counterbalancing, so the order of the two model calls is a recorded, controllabl
   between arms measure the noise floor. Arms keep their ``training``/``deployment`` labels so the
   analysis pairs them as usual.
 
-Each arm's ``ModelOutput`` is kept in the sample store (``arm_outputs``); the paired scorers apply
+Each arm's ``ModelOutput`` and conversation are kept in the sample store (``arm_outputs``,
+``arm_prompts``: the log's messages hold only the last arm's conversation); the paired scorers apply
 a per-answer verdict to each and suffix the keys with the arm's tier (``refused_training``...).
 """
 
@@ -44,6 +45,7 @@ from .solvers import generate_answer
 from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options
 
 ARM_OUTPUTS = "arm_outputs"  # store key: {tier: ModelOutput as JSON}
+ARM_PROMPTS = "arm_prompts"  # store key: {tier: the conversation that arm was shown}
 TIERS = (Tier.TRAINING, Tier.DEPLOYMENT)
 
 
@@ -94,12 +96,15 @@ def paired_arms(options: FramingOptions, carryover: bool, control: Tier | None) 
         behavior, context = state.metadata["behavior"], state.metadata.get("context", "")
         earlier: list[ChatMessage] | None = None
         outputs: dict[str, dict] = {}
+        prompts: dict[str, list[dict[str, str]]] = {}
         for tier in arm_tiers(Order(state.metadata["order"])):
             state.messages = arm_conversation(behavior, context, control or tier, options, earlier if carryover else None)
+            prompts[tier.value] = [{"role": m.role, "content": m.text} for m in state.messages]
             state = await answer(state, generate)
             outputs[tier.value] = state.output.model_dump(mode="json")
             earlier = [*state.messages[:-1], ChatMessageAssistant(content=state.output.completion)]
         state.store.set(ARM_OUTPUTS, outputs)
+        state.store.set(ARM_PROMPTS, prompts)
         return state
 
     return solve
@@ -127,6 +132,7 @@ async def pair_score(state: TaskState, verdict: ArmVerdict) -> Score:
         answer=" | ".join(f"{tier}: {score.answer}" for tier, score in scores.items()),
         explanation="; ".join(f"{tier}: {score.explanation}" for tier, score in scores.items()),
         metadata={
+            "prompts": {tier: state.store.get(ARM_PROMPTS, {}).get(tier) for tier in scores},
             "answers": {tier: outputs[tier].completion if tier in outputs else "" for tier in scores},
             "traces": {tier: reasoning_trace(outputs.get(tier)) for tier in scores},
             "verdicts": {tier: score.metadata for tier, score in scores.items()},

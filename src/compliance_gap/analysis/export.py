@@ -11,10 +11,6 @@ from typing import Any
 from inspect_ai.log import EvalSample, read_eval_log_samples
 from inspect_ai.model import ChatMessage, ContentReasoning
 
-from ..framing import build_messages
-from ..options import Tier
-from ..tasks import framing_options
-
 from .comparisons import Analysis
 from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader
 
@@ -24,39 +20,15 @@ def _scores(sample: EvalSample) -> dict[str, Any]:
     return {name.split("/")[-1]: score for name, score in (sample.scores or {}).items()}
 
 
-def _render(messages: list[ChatMessage]) -> str:
-    return "\n\n".join(f"[{m.role}]\n{m.text}" for m in messages)
+def _render(turns: list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"[{role}]\n{text}" for role, text in turns)
 
 
 def _conversation(messages: list[ChatMessage]) -> str:
     """The messages the model was shown (everything before its final answer)."""
     if messages and messages[-1].role == "assistant":
         messages = messages[:-1]
-    return _render(messages)
-
-
-def _paired_prompts(sample: EvalSample) -> dict[str, tuple[str | None, str]]:
-    """(prompt, source) per arm of a paired sample. The log keeps only the conversation of the
-    arm that ran last; the first arm's is its prefix under carryover, else it is rebuilt from
-    the framing prompts with the sample's options (as the task built it)."""
-    metadata = sample.metadata or {}
-    first, last = TIERS if metadata.get("order") != "deployment_first" else TIERS[::-1]
-    prompts: dict[str, tuple[str | None, str]] = {}
-    if not sample.error:
-        prompts[last] = (_conversation(list(sample.messages)), "log")
-    if metadata.get("carryover"):
-        assistant = next((i for i, m in enumerate(sample.messages) if m.role == "assistant"), None)
-        if assistant is not None and not sample.error:
-            prompts[first] = (_render(list(sample.messages[:assistant])), "log")
-        return {tier: prompts.get(tier, (None, "not in the log")) for tier in TIERS}
-    options = framing_options(metadata.get("placement", "system"), metadata.get("mode", "standard"),
-                              metadata.get("tier_tag", False), metadata.get("elicitation", "none"))
-    for tier in TIERS:
-        if tier not in prompts:
-            framing = Tier(metadata.get("control") or tier)
-            messages = build_messages(metadata.get("behavior", ""), metadata.get("context", ""), framing, options)
-            prompts[tier] = (_render(messages), "rebuilt from prompts/")
-    return prompts
+    return _render([(m.role, m.text) for m in messages])
 
 
 def _trace(sample: EvalSample) -> str | None:
@@ -73,7 +45,6 @@ def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]
         yield {
             "tier": header.tier,
             "prompt": _conversation(list(sample.messages)),
-            "prompt_source": "log",
             "answer": sample.output.completion if sample.output else None,
             "trace": _trace(sample),
             "verdicts": {kind: scores[name].value for kind, name in TIER_SCORERS.items() if name in scores},
@@ -81,7 +52,7 @@ def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]
         return
     rule = scores.get(PAIRED_SCORERS["rule"])
     metadata = (rule.metadata or {}) if rule else {}
-    prompts = _paired_prompts(sample)
+    prompts = metadata.get("prompts") or {}
     for tier in TIERS:
         verdicts = {}
         for kind, name in PAIRED_SCORERS.items():
@@ -89,8 +60,7 @@ def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]
                 verdicts[kind] = {k.removesuffix(f"_{tier}"): v for k, v in scores[name].value.items() if k.endswith(f"_{tier}")}
         yield {
             "tier": tier,
-            "prompt": prompts[tier][0],
-            "prompt_source": prompts[tier][1],
+            "prompt": _render([(t["role"], t["content"]) for t in prompts[tier]]) if prompts.get(tier) else None,
             "answer": (metadata.get("answers") or {}).get(tier),
             "trace": (metadata.get("traces") or {}).get(tier),
             "verdicts": verdicts,
