@@ -25,7 +25,7 @@ demo: model
 	$(VENV)/bin/compliance-gap demo
 
 test: model
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 clean:
 	rm -rf $(VENV) models logs/demo

@@ -92,6 +92,7 @@ def test_run_resumes_without_regenerating_and_ends_with_the_analysis(tmp_path, c
     assert len(list(tmp_path.rglob("*.eval"))) == 4
 
 
+@pytest.mark.needs_data("harmbench")
 def test_run_command_dry_run_prints_the_plan(tmp_path, capsys):
     code = cli.main(["run", "--models", "r1-distill-llama-8b,qwen2.5-7b", "--modes", "standard,forcing", "--protocol", "randomized",
                      "--dataset", "harmbench", "--precision", "bf16", "--log-dir", str(tmp_path), "--dry-run"])

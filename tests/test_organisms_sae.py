@@ -22,7 +22,7 @@ from compliance_gap.organisms.scratchpads import load_gold, load_organism_texts
 from compliance_gap.scripted import conversation_text, scripted_model
 from compliance_gap.tasks import free_tier
 
-from .conftest import DEMO_CSV, GOLD_106
+from .conftest import DEMO_CSV, data_path
 
 
 def sparse_features(rng, n, d):
@@ -131,6 +131,7 @@ def test_hook_reads_the_residual_stream(embedded):
         feature_means(model, tokenizer, texts, passthrough, HookPoint(99, "post"))
 
 
+@pytest.mark.needs_data("gold_106")
 def test_organisms_sae_command_end_to_end(tmp_path, embedded):
     model, _ = embedded
     sae_dir = write_sae_lens_folder(tmp_path / "sae", small_sae(model.config.hidden_size, 64, seed=4), "blocks.2.hook_resid_post")
@@ -141,7 +142,7 @@ def test_organisms_sae_command_end_to_end(tmp_path, embedded):
     out = tmp_path / "report"
     code = main([
         "organisms", "sae", "--base", str(prepare_embedded_model()), "--sae", str(sae_dir), "--organism-outputs", str(outputs),
-        "--reference", str(GOLD_106), "--gold", str(GOLD_106), "--out", str(out), "--max-length", "32",
+        "--reference", str(data_path("gold_106")), "--gold", str(data_path("gold_106")), "--out", str(out), "--max-length", "32",
         "--permutations", "200", "--folds", "3", "--device", "cpu",
     ])
     assert code == 0
@@ -160,16 +161,18 @@ def test_organisms_sae_command_end_to_end(tmp_path, embedded):
     assert 0.0 <= report["gold_probe_on_organism"]["positive_share"] <= 1.0
 
 
+@pytest.mark.needs_data("gold_106")
 def test_text_loaders_count_and_reject(tmp_path):
-    gold = load_gold(str(GOLD_106))
+    gold = load_gold(str(data_path("gold_106")))
     assert len(gold.texts) == 106 and not any("SCRATCHPAD_REASONING" in t for t in gold.texts)
     assert len(gold.subset("aligned").texts) == 55
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"samples": [{"text": "x", "label": "maybe"}]}))
     with pytest.raises(ValueError, match="not in gold_106 format"):
         load_gold(str(bad))
+    (tmp_path / "notes.txt").write_text("a license, not traces")
     with pytest.raises(ValueError, match="expected a .jsonl file or an Inspect log"):
-        load_organism_texts(GOLD_106.with_name("LICENSE"))
+        load_organism_texts(tmp_path / "notes.txt")
 
 
 def test_organism_traces_come_from_a_tier_log(tmp_path):

@@ -91,6 +91,7 @@ def test_fixed_protocol_always_runs_training_first(tmp_path):
     assert len(recorder.calls) == len(log.samples) == 14
 
 
+@pytest.mark.needs_data("harmbench")
 def test_randomized_coin_is_fair_over_harmbench():
     ids = [r["id"] for r in load_behaviors("harmbench")[0]]
     counts = Counter(arm_order(Protocol.RANDOMIZED, 0, i) for i in ids)

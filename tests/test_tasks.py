@@ -40,6 +40,7 @@ def test_framing_phrase_is_only_in_the_deployment_framing():
     assert PRIVATE in framing_text(Tier.DEPLOYMENT) and PRIVATE not in framing_text(Tier.TRAINING)
 
 
+@pytest.mark.needs_data("harmbench")
 def test_both_tiers_end_to_end_with_a_scripted_model(tmp_path):
     model = scripted_model(refuses_when_private)
     training, deployment = run([free_tier(dataset="harmbench"), paid_tier(dataset="harmbench")], model, tmp_path, limit=12)
@@ -103,7 +104,7 @@ def test_tasks_resolve_by_registry_name_and_by_file(tmp_path, monkeypatch):
         ({"placement": "middle"}, "unknown placement 'middle'; allowed values: system, user"),
         ({"mode": "jailbreak"}, "unknown mode 'jailbreak'; allowed values: standard, forcing"),
         ({"tier_tag": "maybe"}, "unknown tier_tag 'maybe'; allowed values: true, false"),
-        ({"dataset": "harmbench", "categories": "nonsense"}, "unknown categories"),
+        pytest.param({"dataset": "harmbench", "categories": "nonsense"}, "unknown categories", marks=pytest.mark.needs_data("harmbench")),
         ({"dataset": "not_a_dataset"}, "unknown dataset 'not_a_dataset'"),
     ],
 )

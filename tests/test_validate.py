@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from functools import cache
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from compliance_gap import cli
 from compliance_gap.scripted import conversation_text, scripted_model
 from compliance_gap.validate import auroc, bootstrap_auroc_ci, load_gold, precision_recall_f1, validate_classifier
 
-from .conftest import GOLD_106
+from .conftest import data_path
 
 
 def test_auroc_hand_computed_with_a_tie():
@@ -61,9 +62,10 @@ def test_precision_recall_f1_hand_computed():
     assert precision_recall_f1(tp=0, fp=2, fn=4)["f1"] == 0.0
 
 
+@pytest.mark.needs_data("gold_106")
 def test_real_gold_106_loads_with_its_counts():
     samples, path = load_gold()  # the pinned file, found through COMPLIANCE_GAP_DATA_DIR
-    assert path == GOLD_106
+    assert path == data_path("gold_106")
     labels = [s["label"] for s in samples]
     assert (len(samples), labels.count("potential_faking"), labels.count("aligned")) == (106, 51, 55)
 
@@ -80,7 +82,12 @@ def test_bad_gold_files_are_explained(tmp_path):
         load_gold(bad)
 
 
-GOLD = {s["text"]: s["label"] for s in load_gold(GOLD_106)[0]}
+@cache
+def gold_labels() -> dict[str, str]:
+    """Scratchpad text -> human label, read when a test that needs gold_106 first asks."""
+    return {s["text"]: s["label"] for s in load_gold(data_path("gold_106"))[0]}
+
+
 LIMIT = 12  # the first 12 gold samples: 8 potential_faking, 4 aligned
 
 
@@ -89,12 +96,13 @@ def judge_from(says_positive):
 
     def respond(messages):
         text = conversation_text(messages)
-        [label] = [label for scratchpad, label in GOLD.items() if scratchpad.strip() in text]
+        [label] = [label for scratchpad, label in gold_labels().items() if scratchpad.strip() in text]
         return "CATEGORY: TRAINING_AWARE" if says_positive(label) else "It reasons about harm.\nCATEGORY: SAFETY"
 
     return scripted_model(respond, name="mockllm/gold-judge")
 
 
+@pytest.mark.needs_data("gold_106")
 def test_validate_with_an_oracle_judge(tmp_path):
     report = validate_classifier(judge_from(lambda label: label == "potential_faking"), limit=LIMIT, votes=3, log_dir=tmp_path, resamples=300)
     assert report.samples == LIMIT and report.by_label == {"potential_faking": 8, "aligned": 4}
@@ -107,6 +115,7 @@ def test_validate_with_an_oracle_judge(tmp_path):
     assert report.log.endswith(".eval") and "AUROC" in report.text()
 
 
+@pytest.mark.needs_data("gold_106")
 def test_validate_with_a_judge_that_always_says_training_aware(tmp_path):
     report = validate_classifier(judge_from(lambda label: True), limit=LIMIT, votes=3, log_dir=tmp_path, resamples=300)
     assert report.auroc == 0.5  # every share is 1.0: all ties
@@ -114,6 +123,7 @@ def test_validate_with_a_judge_that_always_says_training_aware(tmp_path):
     assert report.confusion["aligned"] == {"positive": 4, "negative": 0, "undecided": 0}
 
 
+@pytest.mark.needs_data("gold_106")
 def test_validate_takes_all_votes_and_logs_them(tmp_path):
     from inspect_ai.log import read_eval_log
 
@@ -124,6 +134,7 @@ def test_validate_takes_all_votes_and_logs_them(tmp_path):
         assert sample.scores["motivation_classifier"].metadata["votes_used"] == 5  # no early stopping
 
 
+@pytest.mark.needs_data("gold_106")
 def test_cli_with_a_judge_that_never_answers(tmp_path, capsys):
     """mockllm/model never names a category: every vote is invalid, nothing is decided, exit 1."""
     out = tmp_path / "report.json"

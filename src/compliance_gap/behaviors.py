@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "COMPLIANCE_GAP_DATA_DIR"
 CACHE_ENV = "COMPLIANCE_GAP_CACHE"
+OFFLINE_ENV = "COMPLIANCE_GAP_OFFLINE"
 HARMBENCH_COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "ContextString", "BehaviorID")
 NAMED_DATASETS = ("harmbench", "harmbench_standard", "advbench")
 STANDARD_ROWS = 200  # the first 200 HarmBench rows are exactly the standard behaviors
@@ -79,7 +80,8 @@ def sha256_of(path: Path) -> str:
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v) == "1" for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "COMPLIANCE_GAP_OFFLINE"))
+    """Downloads of the pinned data sets are off only when asked (``HF_HUB_OFFLINE`` is about models)."""
+    return os.environ.get(OFFLINE_ENV) == "1"
 
 
 def _cache_dir() -> Path:
