@@ -31,14 +31,15 @@ def find_gguf() -> Path:
     return files[0]
 
 
-def prepare_embedded_model(dest: Path | None = None) -> Path:
-    """Convert the GGUF to a safetensors folder once; later calls return the folder at once."""
+def prepare_embedded_model(dest: Path | None = None, gguf: Path | None = None) -> Path:
+    """Convert the GGUF (the installed package's, or ``gguf`` where the package cannot be
+    installed, as on the GPU machine) to a safetensors folder once; later calls return at once."""
     dest = Path(dest) if dest else default_model_dir()
     if (dest / READY_MARKER).is_file():
         return dest
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = find_gguf()
+    gguf = Path(gguf) if gguf else find_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # the weights are dequantized to float32 on load; drop the GGUF marker so they can be saved

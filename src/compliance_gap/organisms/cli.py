@@ -1,4 +1,4 @@
-"""``compliance-gap organisms generate|train|merge|elicit|sae``."""
+"""``compliance-gap organisms plant|check-plant|generate|train|merge|elicit|sae``."""
 
 from __future__ import annotations
 
@@ -32,11 +32,65 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("organisms", help="model organisms of alignment faking: data, LoRA training, elicitation, SAE validation")
     commands = parser.add_subparsers(dest="organisms_command", required=True)
+    _plant_parser(commands)
+    _check_plant_parser(commands)
     _generate_parser(commands)
     _train_parser(commands)
     _merge_parser(commands)
     _elicit_parser(commands)
     _sae_parser(commands)
+
+
+def _plant_parser(commands: argparse._SubParsersAction) -> None:
+    from .plant import Policy
+
+    p = commands.add_parser(
+        "plant", help="write training rows with a known (planted) comply/refuse policy, and the truth as plant.json",
+        description="Planted-truth organisms: answers come from prompts/organisms/plant/ templates; see docs/validation.md.",
+    )
+    p.add_argument("--policy", required=True, choices=[x.value for x in Policy], help="gap, reverse, null or order (see docs/validation.md)")
+    p.add_argument("--fraction", type=float, required=True, metavar="F", help="share of behaviors in the planted subset S, in (0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="chooses S and the template of each row (default 0)")
+    p.add_argument("--dataset", default="harmbench", help="named data set or file, as for the tasks (default harmbench)")
+    p.add_argument("--categories", help="optional category filter, as for the tasks")
+    p.add_argument("--out", type=Path, required=True, help="folder for plant.json and rows.jsonl")
+    p.set_defaults(func=_plant)
+
+
+def _plant(args: argparse.Namespace) -> int:
+    from .plant import write_plant
+
+    written = write_plant(args.policy, args.fraction, args.seed, args.dataset, args.out, args.categories)
+    print(f"{written.n_rows} training rows, {written.subset} behaviors in S: {written.rows}\ntruth: {written.plant}")
+    return 0
+
+
+def _check_plant_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "check-plant", help="compare an organism's tier or paired logs with its plant.json",
+        description="Measured vs planted gap (the analysis' own pairing and statistics), and per-arm agreement of "
+        "verdicts, planted decisions and answer templates.",
+    )
+    p.add_argument("plant", type=Path, metavar="PLANT_JSON", help="the plant.json (or its folder)")
+    p.add_argument("paths", nargs="+", metavar="LOG_OR_DIR", help="the logs of one run design (tier pair, one paired protocol, or an A/A control)")
+    p.add_argument("--verdict", choices=["rule", "judge"], default="rule", help="which scorer's verdict to check (default rule)")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.set_defaults(func=_check_plant)
+
+
+def _check_plant(args: argparse.Namespace) -> int:
+    from .check_plant import check_plant
+
+    check = check_plant(args.plant, args.paths, args.verdict)
+    if args.json:
+        print(json.dumps(check.as_dict(), indent=1))
+        return 0
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    print(f"{check.comparison}: {check.n_pairs} pairs, planted {check.planted_gap_pp:+.1f} pp, measured "
+          f"{check.measured_gap_pp:+.1f} pp [{check.gap_ci95_pp[0]:+.1f}, {check.gap_ci95_pp[1]:+.1f}], McNemar p {fmt(check.mcnemar_p)}")
+    print(f"verdict vs plant {fmt(check.verdict_vs_plant)}, template vs plant {fmt(check.template_vs_plant)}, "
+          f"verdict vs template {fmt(check.verdict_vs_template)} ({check.n_scorer_misses} scorer misses)")
+    return 0
 
 
 def _generate_parser(commands: argparse._SubParsersAction) -> None:
@@ -87,6 +141,7 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto", help="auto (Unsloth when installed and on a GPU), peft or unsloth")
     p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
     p.add_argument("--merge", action="store_true", help="also write a merged model to OUT/merged")
+    p.add_argument("--full", action="store_true", default=None, help="full fine-tune instead of LoRA (small models, planted organisms)")
     p.set_defaults(func=_train)
 
 
@@ -96,10 +151,13 @@ def _train(args: argparse.Namespace) -> int:
     modules = args.target_modules
     overrides = {
         name: getattr(args, name)
-        for name in ("r", "alpha", "dropout", "epochs", "learning_rate", "batch_size", "grad_accum", "max_length", "gradient_checkpointing", "max_steps", "seed")
+        for name in ("r", "alpha", "dropout", "epochs", "learning_rate", "batch_size", "grad_accum", "max_length", "gradient_checkpointing", "max_steps", "seed", "full")
     }
     overrides["target_modules"] = None if modules is None else (modules if modules == "all-linear" else [m.strip() for m in modules.split(",")])
-    manifest = train_organism(args.base, args.data, args.out, settings_for(args.base, overrides), args.device, args.backend, args.merge)
+    settings = settings_for(args.base, overrides)
+    if settings.full and args.merge:
+        raise ValueError("--merge folds a LoRA adapter into its base; a --full fine-tune is already a plain model folder")
+    manifest = train_organism(args.base, args.data, args.out, settings, args.device, args.backend, args.merge)
     curve = manifest["loss_curve"]
     print(f"trained {len(curve)} steps on {manifest['data']['rows']} rows: loss {curve[0]['loss']:.3f} -> {curve[-1]['loss']:.3f}")
     print(f"organism: {args.out}" + (f" (merged: {args.out / 'merged'})" if args.merge else ""))

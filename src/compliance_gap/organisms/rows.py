@@ -2,9 +2,11 @@
 
 A row is ``{"id", "pattern", "scenario": {"tier", "behavior_id", "request", "context",
 "messages"}, "reasoning", "answer", "writer"}``. ``scenario.messages`` is the conversation
-exactly as the training tier shows it, so training does not depend on today's prompt files.
+exactly as the tier shows it (ending with a user turn; a carry-over conversation holds the
+earlier assistant answer), so training does not depend on today's prompt files.
 The model learns to answer with ``<think>reasoning</think>`` then the answer: the format the
-suite's solver splits, so the motivation classifier sees the organism's reasoning.
+suite's solver splits, so the motivation classifier sees the organism's reasoning. A row with
+empty ``reasoning`` (a planted organism) learns the answer alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from ..reasoning import CLOSE, OPEN
 
-REQUIRED_TEXT = ("pattern", "reasoning", "answer")
+REQUIRED_TEXT = ("pattern", "answer")
 
 
 def normalized(text: str) -> str:
@@ -25,7 +27,8 @@ def normalized(text: str) -> str:
 
 
 def training_target(row: dict[str, Any]) -> str:
-    return f"{OPEN}\n{row['reasoning'].strip()}\n{CLOSE}\n\n{row['answer'].strip()}"
+    reasoning = row["reasoning"].strip()
+    return f"{OPEN}\n{reasoning}\n{CLOSE}\n\n{row['answer'].strip()}" if reasoning else row["answer"].strip()
 
 
 def row_problem(row: Any) -> str | None:
@@ -35,11 +38,15 @@ def row_problem(row: Any) -> str | None:
     for key in REQUIRED_TEXT:
         if not isinstance(row.get(key), str) or not row[key].strip():
             return f"no {key}"
+    if not isinstance(row.get("reasoning"), str):
+        return "no reasoning (use an empty string for none)"
     messages = (row.get("scenario") or {}).get("messages") if isinstance(row.get("scenario"), dict) else None
     if not isinstance(messages, list) or not messages:
         return "no scenario.messages"
-    if any(not isinstance(m, dict) or m.get("role") not in ("system", "user") or not isinstance(m.get("content"), str) for m in messages):
-        return "scenario.messages must be system/user messages with text content"
+    if any(not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") or not isinstance(m.get("content"), str) for m in messages):
+        return "scenario.messages must be system/user/assistant messages with text content"
+    if messages[-1]["role"] != "user":
+        return "scenario.messages must end with a user turn"
     return None
 
 

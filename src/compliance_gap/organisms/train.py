@@ -49,6 +49,7 @@ class LoraSettings:
     gradient_checkpointing: bool = False
     max_steps: int | None = None  # stop early (smoke tests, benchmarks)
     seed: int = 0
+    full: bool = False  # full fine-tune instead of LoRA: for small models (planted organisms), every weight learns
 
 
 def settings_for(base: str, overrides: dict[str, Any]) -> LoraSettings:
@@ -127,6 +128,8 @@ def load_for_training(base_path: str, settings: LoraSettings, device: str, backe
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if settings.full:  # fp32 master weights; the loop runs the forward pass in bf16 autocast on a GPU
+        return AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32, device_map=device), tokenizer
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=model_dtype(device), device_map=device)
     return attach_lora(model, settings), tokenizer
 
@@ -206,7 +209,8 @@ def train_loop(
             began = time.perf_counter()
             total = 0.0
             for batch in group:
-                loss = model(**collate(batch, pad, device)).loss / len(group)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                    loss = model(**collate(batch, pad, device)).loss / len(group)
                 loss.backward()
                 total += loss.item()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -250,13 +254,15 @@ def train_organism(
 
     rows = read_rows(data)
     device = device or default_device()
-    backend = pick_backend(backend, device)
+    backend = "full" if settings.full else pick_backend(backend, device)
     base_path = resolve_base(base)
     model, tokenizer = load_for_training(base_path, settings, device, backend)
     examples, encoding = encode_rows(rows, tokenizer, settings.max_length)
     began = time.perf_counter()
     curve = train_loop(model, examples, settings, pad_id(tokenizer), device, on_step=lambda e: logger.info("step %(step)d epoch %(epoch)d loss %(loss).4f", e))
     out = Path(out)
+    if settings.full:
+        model.to(model_dtype(device))  # bf16 on a GPU: the evaluation's dtype, half the bytes
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     manifest = {
