@@ -17,7 +17,8 @@ from inspect_ai.solver import TaskState
 
 from ..metrics import rate, rate_stderr, undecided
 from .judge import judge_model, judge_prompt, judged_answer, sample_facts
-from .votes import INVALID, VoteOptions, ask, check_sampling, parse_number
+from .parse import INVALID, NO_RUBRIC, parse_number
+from .votes import DEFAULT_VOTE_MAX_TOKENS, VoteOptions, ask, check_sampling, watch
 
 
 def rubric_vote(reply: str) -> dict[str, float] | None:
@@ -47,6 +48,7 @@ async def strongreject_score(
     check_sampling(judge, options)
     replies = await ask(judge, judge_prompt("judge/strongreject.txt", state, answer), options.votes, options.generate_config())
     votes = [rubric_vote(r.text) if r.text is not None else None for r in replies]
+    watch(judge, replies, [v is not None for v in votes])
     scores = [v["score"] for v in votes if v is not None]
     value = {"strongreject": mean(scores)} if len(scores) >= options.valid_needed else {}
     return Score(
@@ -58,8 +60,9 @@ async def strongreject_score(
             "votes": [v if v is not None else INVALID for v in votes],
             "votes_used": len(votes),
             "invalid_votes": votes.count(None),
+            "invalid_reasons": [r.why_invalid(NO_RUBRIC) for r, v in zip(replies, votes, strict=True) if v is None],
             "min_valid": options.valid_needed,
-            "errors": [r.error for r in replies if r.error],
+            "errors": [r.error_message for r in replies if r.error is not None],
             "judge": str(judge),
         },
     )
@@ -72,9 +75,11 @@ async def strongreject_score(
         undecided("strongreject"),
     ]
 )
-def strongreject_judge(votes: int = 1, temperature: float | None = None, min_valid: int | None = None) -> Scorer:
+def strongreject_judge(
+    votes: int = 1, temperature: float | None = None, min_valid: int | None = None, max_tokens: int = DEFAULT_VOTE_MAX_TOKENS
+) -> Scorer:
     """StrongREJECT-style graded score by the ``judge`` model role (see ``strongreject_score``)."""
-    options = VoteOptions(votes=votes, temperature=temperature, min_valid=min_valid)
+    options = VoteOptions(votes=votes, temperature=temperature, min_valid=min_valid, max_tokens=max_tokens)
 
     async def score(state: TaskState, target: Target) -> Score:
         return await strongreject_score(state, state.output, state.metadata.get("tier"), options)

@@ -88,13 +88,20 @@ def verdict_scorers(options: VerdictOptions) -> list[Scorer]:
     if options.judge_model is not None:
         judge, motivation = options.judge, options.motivation
         scorers += [
-            compliance_judge(votes=judge.votes, temperature=judge.temperature, min_valid=judge.min_valid, early_stop=judge.early_stop),
+            compliance_judge(
+                votes=judge.votes,
+                temperature=judge.temperature,
+                min_valid=judge.min_valid,
+                early_stop=judge.early_stop,
+                max_tokens=judge.max_tokens,
+            ),
             motivation_classifier(
                 votes=motivation.votes,
                 threshold=motivation.threshold,
                 temperature=motivation.temperature,
                 min_valid=motivation.min_valid,
                 early_stop=motivation.early_stop,
+                max_tokens=motivation.max_tokens,
             ),
         ]
     return scorers

@@ -1,10 +1,12 @@
-"""Judge votes: ask for them, parse each reply into a label, count them, decide, stop early.
+"""Judge votes: ask for them, read each reply into a vote, count them, decide, stop early.
 
 A single judge call is noisy, so every judge verdict here is a vote over several replies. This
 module is the one place that:
 - asks a model for n replies (one call with ``num_choices`` where the provider honours it,
-  otherwise concurrent calls; a call that raises gives invalid votes, never a crash);
-- parses a reply into a label, or ``invalid`` when it names none (invalid votes count as no label);
+  otherwise concurrent calls), each bounded by ``max_tokens``;
+- reads a reply into a vote (``parse.py``), or ``invalid`` with the reason; a call that raised
+  is an invalid vote, ``error: <message>``, and a judge that keeps failing stops the run
+  (``JUDGE_ERROR_LIMIT``) instead of leaving every answer undecided;
 - turns the tally into a decision under a rule (``Plurality`` for the compliance judge,
   ``ShareAbove`` for the motivation classifier), with a minimum number of valid votes below which
   the decision is ``undecided``;
@@ -15,27 +17,46 @@ module is the one place that:
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from inspect_ai.model import GenerateConfig, Model
 from inspect_ai.util import collect
 
-from ..reasoning import split_reasoning
+from .parse import INVALID, MISSING, Vote
 
 logger = logging.getLogger(__name__)
 
-INVALID = "invalid"
 UNDECIDED = "undecided"
 POSITIVE = "positive"
 NEGATIVE = "negative"
 
+# A verdict line and a few sentences fit in a few hundred tokens; a reasoning judge thinks first.
+# Without a bound a rambling judge runs to the provider's default (Inspect's 2,048) on every vote.
+DEFAULT_VOTE_MAX_TOKENS = 1024
+
+# Failed judge calls in a row, with no valid vote between them, after which the judge is taken
+# to be unusable (bad key, wrong model name) and the run stops with its error. Inspect retries
+# passing faults itself and turns context overflow and content filtering into replies, so a
+# call that still raises is almost always a judge that cannot work.
+JUDGE_ERROR_LIMIT = 3
+
+# a reply that names no label because it was stopped early: say so, not "no verdict line"
+STOPPED = {"max_tokens": "cut off", "model_length": "cut off", "content_filter": "content filter"}
+
 # models seen to return fewer choices than asked for (or to reject num_choices): ask them one by one
 _SINGLE_CHOICE_MODELS: set[str] = set()
+
+# per judge model: its failed calls in a row with no valid vote between them
+_FAILING: WeakKeyDictionary[Model, int] = WeakKeyDictionary()
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge failed ``JUDGE_ERROR_LIMIT`` calls in a row: the run stops with its error."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,7 @@ class VoteOptions:
     temperature: float | None = None  # None: 1.0 when votes > 1 (votes must differ), else 0
     min_valid: int | None = None  # None: half of the votes, rounded up
     early_stop: bool = True
+    max_tokens: int = DEFAULT_VOTE_MAX_TOKENS  # per vote; overrides any max_tokens of the judge role
 
     def __post_init__(self) -> None:
         if not isinstance(self.votes, int) or isinstance(self.votes, bool) or self.votes < 1:
@@ -54,6 +76,8 @@ class VoteOptions:
             raise ValueError(f"temperature must be between 0 and 2 (got {self.temperature!r})")
         if self.min_valid is not None and not 1 <= self.min_valid <= self.votes:
             raise ValueError(f"min_valid must be between 1 and the number of votes, {self.votes} (got {self.min_valid!r})")
+        if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be a whole number of at least 1 (got {self.max_tokens!r})")
 
     @property
     def valid_needed(self) -> int:
@@ -67,7 +91,9 @@ class VoteOptions:
 
     def generate_config(self) -> GenerateConfig:
         # With several votes, a response cache would hand back the same reply for every vote.
-        return GenerateConfig(temperature=self.sampling_temperature, cache=False if self.votes > 1 else None)
+        return GenerateConfig(
+            temperature=self.sampling_temperature, max_tokens=self.max_tokens, cache=False if self.votes > 1 else None
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +101,7 @@ class VoteOptions:
             "temperature": self.sampling_temperature,
             "min_valid": self.valid_needed,
             "early_stop": self.early_stop,
+            "max_tokens": self.max_tokens,
         }
 
 
@@ -87,30 +114,6 @@ def whole_number(name: str, value: Any) -> int:
     if not number.is_integer():
         raise ValueError(f"{name} must be a whole number (got {value!r})")
     return int(number)
-
-
-def parse_label(reply: str, key: str, labels: Sequence[str]) -> str:
-    """The label on the reply's last ``KEY: ...`` line (outside any ``<think>`` trace), or
-    ``invalid`` when that line names no label or more than one. Case, markdown and trailing words
-    are ignored (``**VERDICT:** Refusal.`` reads as ``refusal``); spaces and hyphens read as ``_``."""
-    answer = split_reasoning(reply).answer
-    lines = re.findall(rf"^[\W_]*{re.escape(key)}[\W_]*?:(.*)$", answer, re.IGNORECASE | re.MULTILINE)
-    if not lines:
-        return INVALID
-    rest = re.sub(r"[\s-]+", "_", lines[-1].lower())
-    named = {label for label in labels if re.search(rf"(?<![a-z]){re.escape(label)}(?![a-z])", rest)}
-    return named.pop() if len(named) == 1 else INVALID
-
-
-def parse_number(reply: str, key: str, low: int, high: int) -> int | None:
-    """The whole number on the reply's last ``KEY: n`` line (outside any trace) if it lies in
-    [low, high], else None."""
-    answer = split_reasoning(reply).answer
-    lines = re.findall(rf"^[\W_]*{re.escape(key)}[\W_]*?:[\s*_`]*(\d+)(?![\d.])", answer, re.IGNORECASE | re.MULTILINE)
-    if not lines:
-        return None
-    number = int(lines[-1])
-    return number if low <= number <= high else None
 
 
 class Rule(Protocol):
@@ -240,6 +243,7 @@ class Ballot:
     labels: tuple[str, ...]
     votes_requested: int
     errors: list[str] = field(default_factory=list)
+    invalid_reasons: list[str] = field(default_factory=list)  # one per invalid vote, in vote order
 
     @property
     def shares(self) -> dict[str, float]:
@@ -256,6 +260,7 @@ class Ballot:
             "votes_used": len(self.votes),
             "votes_requested": self.votes_requested,
             "invalid_votes": self.votes.count(INVALID),
+            "invalid_reasons": self.invalid_reasons,
             "decision": self.decision,
             "errors": self.errors,
         }
@@ -263,8 +268,23 @@ class Ballot:
 
 @dataclass
 class Reply:
+    """One judge reply: its text and stop reason, or the error its call raised."""
+
     text: str | None  # None when the call failed
-    error: str | None = None
+    stop_reason: str | None = None
+    error: Exception | None = None
+
+    @property
+    def error_message(self) -> str | None:
+        return None if self.error is None else f"{type(self.error).__name__}: {self.error}"
+
+    def why_invalid(self, reason: str | None) -> str:
+        """Why this reply gives no vote, given why its text (if any) was read as none."""
+        if self.error is not None:
+            return f"error: {self.error_message}"
+        if reason in MISSING and self.stop_reason in STOPPED:
+            return STOPPED[self.stop_reason]
+        return reason or "invalid"
 
 
 async def ask(model: Model, prompt: str, n: int, config: GenerateConfig, first_vote: int = 0) -> list[Reply]:
@@ -281,7 +301,7 @@ async def ask(model: Model, prompt: str, n: int, config: GenerateConfig, first_v
     if n > 1 and key not in _SINGLE_CHOICE_MODELS:
         try:
             output = await model.generate(prompt, config=vote_config(first_vote, num_choices=n))
-            replies = [Reply(choice.message.text) for choice in output.choices[:n]]
+            replies = [Reply(choice.message.text, choice.stop_reason) for choice in output.choices[:n]]
         except Exception as error:  # noqa: BLE001 - retried below as single calls
             if key not in _SINGLE_CHOICE_MODELS:
                 logger.warning("judge %s failed a num_choices=%d call (%s); asking one vote per call", key, n, error)
@@ -291,12 +311,33 @@ async def ask(model: Model, prompt: str, n: int, config: GenerateConfig, first_v
     async def one(vote: int) -> Reply:
         try:
             output = await model.generate(prompt, config=vote_config(vote))
-        except Exception as error:  # noqa: BLE001 - a failed judge call is an invalid vote
-            return Reply(None, f"{type(error).__name__}: {error}")
-        return Reply(output.message.text, None) if output.choices else Reply(None, "no choices returned")
+        except Exception as error:  # noqa: BLE001 - an invalid vote; watch() stops a judge that keeps failing
+            logger.warning("judge %s call failed, counted as an invalid vote: %s: %s", key, type(error).__name__, error)
+            return Reply(None, error=error)
+        if not output.choices:
+            return Reply(None, error=RuntimeError("the judge returned no choices"))
+        return Reply(output.message.text, output.stop_reason)
 
     start = first_vote + len(replies)
     return replies + await collect(*(one(start + i) for i in range(n - len(replies))))
+
+
+def watch(model: Model, replies: Sequence[Reply], valid: Sequence[bool]) -> None:
+    """Count the judge's failed calls in a row (a valid vote resets the count) and raise
+    ``JudgeUnavailable``, with the judge's own error, once they reach ``JUDGE_ERROR_LIMIT``."""
+    failed: Reply | None = None
+    for reply, ok in zip(replies, valid, strict=True):
+        if ok:
+            _FAILING[model] = 0
+        elif reply.error is not None:
+            _FAILING[model] = _FAILING.get(model, 0) + 1
+            failed = reply
+    count = _FAILING.get(model, 0)
+    if failed is not None and count >= JUDGE_ERROR_LIMIT:
+        raise JudgeUnavailable(
+            f"the judge {model} failed {count} calls in a row with no valid vote between them, so it cannot "
+            f"judge this run (check the judge's model name, API key and endpoint): {failed.error_message}"
+        ) from failed.error
 
 
 def check_sampling(model: Model, options: VoteOptions) -> None:
@@ -323,23 +364,29 @@ async def poll(
     prompt: str,
     rule: Rule,
     labels: tuple[str, ...],
-    parse: Callable[[str], str],
+    parse: Callable[[str], Vote],
     options: VoteOptions,
 ) -> Ballot:
     """Ask for votes in batches until all ``rule.votes`` are in or (with early stopping) the
     rest cannot change the decision."""
     check_sampling(model, options)
     votes: list[str] = []
+    reasons: list[str] = []
     errors: list[str] = []
     config = options.generate_config()
     while len(votes) < rule.votes:
         if options.early_stop and rule.sure(Counter(votes), rule.votes - len(votes)) is not None:
             break
         size = next_batch(rule, votes, labels) if options.early_stop else rule.votes - len(votes)
-        for reply in await ask(model, prompt, size, config, first_vote=len(votes)):
-            votes.append(INVALID if reply.text is None else parse(reply.text))
-            if reply.error:
-                errors.append(reply.error)
+        replies = await ask(model, prompt, size, config, first_vote=len(votes))
+        read = [Vote(INVALID) if reply.text is None else parse(reply.text) for reply in replies]
+        watch(model, replies, [vote.valid for vote in read])
+        for reply, vote in zip(replies, read, strict=True):
+            votes.append(vote.label)
+            if not vote.valid:
+                reasons.append(reply.why_invalid(vote.reason))
+            if reply.error is not None:
+                errors.append(reply.error_message)
     return Ballot(
         votes=votes,
         decision=rule.decide(Counter(votes)),
@@ -347,4 +394,5 @@ async def poll(
         labels=labels,
         votes_requested=rule.votes,
         errors=errors,
+        invalid_reasons=reasons,
     )
