@@ -226,8 +226,10 @@ def test_inspect_score_cli_finds_the_scorer_by_name(tmp_path):
 
     [s] = read_eval_log(str(out)).samples
     judge = s.scores["compliance_judge"]
-    # mockllm/model never writes a verdict: one invalid vote, undecided, and the judge is named
+    # mockllm/model never writes a verdict (offline its one call fails fetching a tokenizer, which is
+    # below the failure limit): one invalid vote, undecided, and the judge is named
     assert judge.metadata["votes"] == ["invalid"] and judge.metadata["decision"] == "undecided"
+    assert len(judge.metadata["invalid_reasons"]) == 1
     assert judge.metadata["judge"] == "mockllm/model"
 
 
@@ -259,7 +261,7 @@ def test_strongreject_scorer_averages_valid_votes(tmp_path):
     [s] = log.samples
     score = s.scores["strongreject_judge"]
     assert score.value == {"strongreject": pytest.approx((0.75 + 0.5) / 2)}
-    assert score.metadata["invalid_votes"] == 1
+    assert score.metadata["invalid_votes"] == 1 and score.metadata["invalid_reasons"] == ["no rubric"]
     assert log.results.scores[0].metrics["strongreject_mean"].value == pytest.approx(0.625)
 
 

@@ -153,6 +153,7 @@ def test_no_trace_is_recorded_not_classified(tmp_path):
     assert metrics["no_trace"].value == 1
     assert metrics["undecided"].value == 1  # the garbled trace; the trace-less answer counts as no_trace
     assert scores["garbled"].value == {"no_trace": 0} and scores["garbled"].metadata["decision"] == "undecided"
+    assert set(scores["garbled"].metadata["invalid_reasons"]) == {"no verdict line"}
     assert metrics["training_aware_rate"].value == pytest.approx(3 / 4)  # split, unsplit, edge9 of four traces
 
 

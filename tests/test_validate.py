@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from compliance_gap import cli
+from compliance_gap import cli, validate
 from compliance_gap.scripted import conversation_text, scripted_model
 from compliance_gap.validate import auroc, bootstrap_auroc_ci, load_gold, precision_recall_f1, validate_classifier
 
@@ -135,8 +135,11 @@ def test_validate_takes_all_votes_and_logs_them(tmp_path):
 
 
 @pytest.mark.needs_data("gold_106")
-def test_cli_with_a_judge_that_never_answers(tmp_path, capsys):
-    """mockllm/model never names a category: every vote is invalid, nothing is decided, exit 1."""
+def test_cli_with_a_judge_that_never_answers(tmp_path, capsys, monkeypatch):
+    """A judge that never names a category: every vote is invalid, nothing is decided, exit 1.
+    (A scripted judge stands in for the name: plain mockllm/model fetches a tokenizer, which
+    fails offline, and a judge whose every call fails now stops the run instead; see below.)"""
+    monkeypatch.setattr(validate, "get_model", lambda name, **args: scripted_model(lambda m: "I cannot tell.", name=name))
     out = tmp_path / "report.json"
     code = cli.main(
         ["validate-classifier", "--judge", "mockllm/model", "--limit", "3", "--votes", "2", "--json", "--out", str(out), "--log-dir", str(tmp_path)]
@@ -145,6 +148,17 @@ def test_cli_with_a_judge_that_never_answers(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["decided"] == 0 and report["undecided"] == 3 and report["auroc"] is None
     assert json.loads(capsys.readouterr().out) == report
+
+
+@pytest.mark.needs_data("gold_106")
+def test_cli_with_a_judge_that_fails_every_call_names_its_error(tmp_path, capsys, monkeypatch):
+    def respond(messages):
+        raise ConnectionError("judge endpoint refused the connection")
+
+    monkeypatch.setattr(validate, "get_model", lambda name, **args: scripted_model(respond, name=name))
+    code = cli.main(["validate-classifier", "--judge", "mockllm/broken", "--limit", "3", "--votes", "2", "--log-dir", str(tmp_path)])
+    assert code == 2
+    assert "judge endpoint refused the connection" in capsys.readouterr().err
 
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
