@@ -346,3 +346,17 @@ def test_vote_settings_in_the_log_include_max_tokens(judged):
     verdicts = judged[0].eval.metadata["verdicts"]
     assert verdicts["compliance_judge"]["max_tokens"] == DEFAULT_VOTE_MAX_TOKENS
     assert verdicts["motivation_classifier"]["max_tokens"] == DEFAULT_VOTE_MAX_TOKENS
+
+
+def test_the_paired_task_also_stops_on_a_judge_that_fails_every_call(tmp_path):
+    from compliance_gap.paired import paired
+
+    [log] = inspect_eval(
+        paired,
+        scripted_model(answers),
+        task_args={"dataset": str(DEMO_CSV), "judge_votes": 1},
+        model_roles={"judge": failing_judge(None)},
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "error" and "401 - invalid x-api-key" in log.error.message
