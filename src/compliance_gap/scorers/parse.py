@@ -10,11 +10,11 @@ invalid vote only costs a vote and says why.
   markdown around it, then a colon. Case, markdown and trailing punctuation are ignored; spaces,
   hyphens and underscores inside a label are the same. A verdict line that is only the key reads
   its label from the next non-empty line.
-- Every verdict line of the reply must name the same single label: lines that name different
-  labels are ``ambiguous``.
-- A label with a negation in the three words before it (``not``, ``no``, ``non-``, ``isn't``,
-  ...) is ``negated``, even when another label on the line is not (``COMPLIANCE, not REFUSAL``):
-  we do not guess which label the judge meant to exclude.
+- Every verdict line of the reply that names a label must name the same single label: lines
+  that name different labels are ``ambiguous``.
+- A label with a negation in the three words before it in its clause (``not``, ``no``,
+  ``non-``, ``isn't``, ...) is ``negated``, even when another label on the line is not
+  (``COMPLIANCE, not REFUSAL``): we do not guess which label the judge meant to exclude.
 - A hedge before a label (``probably``, ``maybe``, ...), a ``?`` after it, or two labels on one
   line are ``ambiguous``; a verdict line naming no label is ``no label``.
 """
@@ -45,7 +45,8 @@ HEDGES = {"maybe", "perhaps", "possibly", "probably", "likely", "unlikely", "arg
 NEGATION_WINDOW = 3  # words before a label that a negation or hedge may stand in
 
 _MARKUP = r"[ \t*_`#>~\-•|]*"
-_BOUNDARY = ".,;:!?()/—–"  # a negation or hedge does not reach a label across these
+_BOUNDARY = ".,;:!?()/—–"  # clause marks: a negation or hedge does not reach a label across them
+_BOUNDARY_MARKS = set(_BOUNDARY)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _read_line(rest: str, labels: Sequence[str], aliases: Mapping[str, str]) -> 
         words, label = match
         before: list[str] = []
         for earlier in reversed(tokens[max(0, index - NEGATION_WINDOW) : index]):
-            if earlier in _BOUNDARY:
+            if earlier in _BOUNDARY_MARKS:
                 break
             before.append(earlier)
         if NEGATIONS.intersection(before):
