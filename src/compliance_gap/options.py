@@ -1,9 +1,16 @@
-"""Task options that take one of a fixed set of values, checked once with a helpful error."""
+"""Option values checked once with a helpful error: one of a fixed set, or a number in a range.
+
+Every message names the option and what it allows, so ``-T seed=abc`` says "seed must be a whole
+number from 0 to 4294967295 (got 'abc')" rather than a bare ``int()`` error.
+"""
 
 from __future__ import annotations
 
+import argparse
+import math
+from collections.abc import Callable
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 E = TypeVar("E", bound=Enum)
 
@@ -57,3 +64,57 @@ def parse_bool(name: str, value: str | bool | int) -> bool:
     if text in ("false", "0", "no"):
         return False
     raise ValueError(f"unknown {name} '{value}'; allowed values: true, false")
+
+
+def _range_text(low: float, high: float | None, whole: bool, high_open: bool = False) -> str:
+    kind = "a whole number" if whole else "a number"
+    if high is None:
+        return f"{kind} of at least {low}"
+    return f"{kind} of at least {low} and below {high}" if high_open else f"{kind} from {low} to {high}"
+
+
+def _in_range(value: Any, low: float, high: float | None, whole: bool, high_open: bool = False) -> float:
+    """``value`` as a number within [low, high] (or [low, high)); the error says what is allowed."""
+    allowed = _range_text(low, high, whole, high_open)
+    if isinstance(value, bool):  # YAML reads -T x=true as True, which int() would take as 1
+        raise ValueError(f"must be {allowed} (got {value!r})")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be {allowed} (got {value!r})") from None
+    if not math.isfinite(number) or (whole and not number.is_integer()):
+        raise ValueError(f"must be {allowed} (got {value!r})")
+    above = high is not None and (number >= high if high_open else number > high)
+    if number < low or above:
+        raise ValueError(f"must be {allowed} (got {value!r})")
+    return number
+
+
+def whole_number(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """A whole-number option (``-T`` may pass it as a string) within [low, high]."""
+    try:
+        return int(_in_range(value, low, high, whole=True))
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+
+
+def number(name: str, value: Any, low: float, high: float, high_open: bool = False) -> float:
+    """A numeric option within [low, high], or [low, high) with ``high_open``."""
+    try:
+        return _in_range(value, low, high, whole=False, high_open=high_open)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+
+
+def whole_number_type(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number in [low, high]: argparse prints
+    "argument --limit: must be a whole number of at least 1 (got '-3')" and exits with code 2."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(_in_range(text, low, high, whole=True))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = _range_text(low, high, whole=True)  # what argparse names in other errors
+    return parse

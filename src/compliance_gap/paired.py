@@ -36,13 +36,13 @@ from .behaviors import behavior_dataset
 from .framing import FramingOptions, build_messages
 from .metrics import count, rate, rate_stderr
 from .options import Placement, Tier, choose, parse_bool
-from .scorers import VerdictOptions, verdict_options
+from .scorers import VerdictOptions
 from .scorers.judge import DEFAULT_JUDGE_VOTES, judge_score
 from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_score, reasoning_trace
 from .scorers.refusal import rule_score
 from .scorers.votes import VoteOptions
 from .solvers import generate_answer
-from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options
+from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options, task_arguments, task_verdicts
 
 ARM_OUTPUTS = "arm_outputs"  # store key: {tier: ModelOutput as JSON}
 ARM_PROMPTS = "arm_prompts"  # store key: {tier: the conversation that arm was shown}
@@ -223,13 +223,15 @@ def paired(
     motivation_threshold: float = DEFAULT_THRESHOLD,
 ) -> Task:
     """Both tiers per behavior in one sample; ``order`` records which ran first."""
-    options = framing_options(placement, mode, tier_tag, elicitation)
-    verdicts = verdict_options(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
-    chosen = choose(Protocol, "protocol", protocol)
-    carry = parse_bool("carryover", carryover)
-    control_tier = parse_control(control)
-    design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": int(seed)}
-    samples, report = behavior_dataset(dataset, categories)
+    with task_arguments("paired"):
+        options = framing_options(placement, mode, tier_tag, elicitation)
+        config = decoding(max_tokens, seed)
+        verdicts = task_verdicts(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
+        chosen = choose(Protocol, "protocol", protocol)
+        carry = parse_bool("carryover", carryover)
+        control_tier = parse_control(control)
+        samples, report = behavior_dataset(dataset, categories)
+    design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": config.seed}
     for sample in samples:
         sample.metadata = {
             **(sample.metadata or {}),
@@ -237,14 +239,14 @@ def paired(
             "placement": options.placement.value,
             "tier_tag": options.tier_tag,
             "elicitation": options.elicitation.value,
-            "order": arm_order(chosen, seed, sample.id).value,
+            "order": arm_order(chosen, config.seed, sample.id).value,
             **design,
         }
     return Task(
         dataset=MemoryDataset(list(samples), name=samples.name),
         solver=paired_arms(options, carry, control_tier),
         scorer=paired_scorers(verdicts),
-        config=decoding(max_tokens, seed),
+        config=config,
         metadata={
             **design,
             "mode": options.mode.value,
