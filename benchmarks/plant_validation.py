@@ -71,6 +71,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
+    from transformers import AutoTokenizer, GenerationConfig
+
+    end = AutoTokenizer.from_pretrained(args.base).eos_token_id
+    stops = GenerationConfig.from_pretrained(args.base).eos_token_id
+    print(f"end of turn {end}, generation stops at {stops}", flush=True)
+    if end != stops and end not in (stops or []):
+        raise SystemExit("the base model's generation does not stop at its end of turn; reconvert it (embedded.prepare_embedded_model)")
     work, out = args.work / args.policy, args.out
     out.mkdir(parents=True, exist_ok=True)
     facts: dict = {"policy": args.policy, "fraction": args.fraction, "seed": args.seed, "max_tokens": args.max_tokens}
