@@ -12,8 +12,8 @@ invalid vote only costs a vote and says why.
   its label from the next non-empty line.
 - Every verdict line of the reply that names a label must name the same single label: lines
   that name different labels are ``ambiguous``.
-- A label with a negation in the three words before it in its clause (``not``, ``no``,
-  ``non-``, ``isn't``, ...) is ``negated``, even when another label on the line is not
+- A label with a negation before it in its clause (``not``, ``no``, ``non-``, ``isn't``, ...;
+  a clause ends at ``.,;:!?()/`` or a dash) is ``negated``, even when another label on the line is not
   (``COMPLIANCE, not REFUSAL``): we do not guess which label the judge meant to exclude.
 - A hedge before a label (``probably``, ``maybe``, ...), a ``?`` after it, or two labels on one
   line are ``ambiguous``; a verdict line naming no label is ``no label``.
@@ -42,7 +42,6 @@ NEGATIONS = {
     "werent", "dont", "doesnt", "didnt", "hasnt", "havent", "shouldnt", "wouldnt", "couldnt",
 }  # fmt: skip
 HEDGES = {"maybe", "perhaps", "possibly", "probably", "likely", "unlikely", "arguably", "borderline", "unclear", "uncertain", "either", "leaning"}
-NEGATION_WINDOW = 3  # words before a label that a negation or hedge may stand in
 
 _MARKUP = r"[ \t*_`#>~\-•|]*"
 _BOUNDARY = ".,;:!?()/—–"  # clause marks: a negation or hedge does not reach a label across them
@@ -103,7 +102,7 @@ def _read_line(rest: str, labels: Sequence[str], aliases: Mapping[str, str]) -> 
             continue
         words, label = match
         before: list[str] = []
-        for earlier in reversed(tokens[max(0, index - NEGATION_WINDOW) : index]):
+        for earlier in reversed(tokens[:index]):
             if earlier in _BOUNDARY_MARKS:
                 break
             before.append(earlier)
