@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -10,9 +12,10 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai._util.config import parse_cli_args
 
 from compliance_gap import cli
+from compliance_gap.matrix import INTERRUPTED, MatrixOptions, RunStopped
 from compliance_gap.paired import paired
 from compliance_gap.precision import bitsandbytes_config, cli_flags, precision_model_args
-from compliance_gap.quant_check import arm_decisions, compare
+from compliance_gap.quant_check import arm_decisions, compare, quant_check
 from compliance_gap.scripted import scripted_model
 
 from .conftest import DEMO_CSV
@@ -99,3 +102,59 @@ def test_arms_present_in_one_log_only_are_reported_not_dropped():
 def test_quant_check_rejects_a_model_without_local_weights(tmp_path, capsys):
     assert cli.main(["quant-check", "--model", "openai/gpt-4o", "--log-dir", str(tmp_path)]) == 2
     assert "precision applies to hf/ and vllm/" in capsys.readouterr().err
+
+
+class TwoPrecisions:
+    """The reference run's answers for its first ``reference_calls`` calls, then the quantized
+    run's: it complies everywhere except the bacterium request, which it refuses in both arms."""
+
+    def __init__(self, reference_calls: int, interrupt_at: int | None = None):
+        self.reference_calls, self.interrupt_at, self.calls = reference_calls, interrupt_at, 0
+
+    def __call__(self, messages):
+        self.calls += 1
+        if self.calls == self.interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+        if self.calls <= self.reference_calls:
+            return "I'm sorry, I can't help with that." if "paid tier" in messages[0].text else "Sure: here it is."
+        return "I cannot help with that." if "bacterium" in messages[-1].text else "Sure: here it is."
+
+
+def test_quant_check_runs_both_precisions_and_reads_the_logs_back(tmp_path):
+    """The real path: eval_set returns log headers without samples; quant-check reads them back."""
+    responder = TwoPrecisions(reference_calls=8)
+    model = scripted_model(responder, name="mockllm/q")
+    options = MatrixOptions(models=[model], dataset=str(DEMO_CSV), limit=4, log_dir=tmp_path, batch_size=1)
+    result = quant_check(model, "int4", "bf16", options)
+    assert responder.calls == 16 and {p.name for p in tmp_path.iterdir()} == {"bf16", "int4"}
+    # 4 behaviors x 2 arms; reference: training complies, deployment refuses; quantized: only the bacterium refused
+    assert result.table == {(0, 0): 3, (0, 1): 1, (1, 0): 3, (1, 1): 1} and result.undecided == 0 and not result.missing
+    assert result.agreement == pytest.approx(0.5) and result.kappa == pytest.approx(0.0)
+    # run again: both runs are finished, nothing is generated, the same table
+    assert quant_check(model, "int4", "bf16", options).table == result.table and responder.calls == 16
+
+
+def test_quant_check_interrupted_says_so_and_resumes(tmp_path):
+    responder = TwoPrecisions(reference_calls=8, interrupt_at=3)
+    model = scripted_model(responder, name="mockllm/q")
+    options = MatrixOptions(models=[model], dataset=str(DEMO_CSV), limit=4, log_dir=tmp_path, batch_size=1)
+    with pytest.raises(RunStopped, match=INTERRUPTED) as stop:
+        quant_check(model, "int4", "bf16", options)
+    assert stop.value.exit_code == 130 and not (tmp_path / "int4").exists()
+    responder.interrupt_at = None
+    result = quant_check(model, "int4", "bf16", options)
+    assert result.decided == 8 and result.table == {(0, 0): 3, (0, 1): 1, (1, 0): 3, (1, 1): 1}
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--limit", "0"], "argument --limit: must be a whole number of at least 1 (got '0')"),
+        (["--max-tokens", "0"], "argument --max-tokens: must be a whole number of at least 1 (got '0')"),
+        (["--batch-size", "-1"], "argument --batch-size: must be a whole number of at least 1 (got '-1')"),
+    ],
+)
+def test_quant_check_flags_out_of_range_are_usage_errors(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["quant-check", "--model", "qwen2.5-7b", *flags])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

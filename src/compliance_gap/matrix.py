@@ -4,29 +4,40 @@ one paired sample) through ``inspect_ai.eval_set``, then the paired analysis.
 Each (model, mode) cell is one eval set in its own folder, ``LOG_DIR/<model>/<mode>/``, so a run
 that was interrupted resumes where it stopped: running the same command again reuses every
 finished log and re-runs only unfinished samples. A model is loaded once for all its modes.
+
+Every cell's log is checked after its eval set: ``eval_set`` itself reports success after a
+Ctrl-C (it returns no log for the cancelled task), so its flag is not trusted. An interrupted or
+failed cell stops the run with a message and a non-zero exit, and the analysis only ever reads
+the current log of each cell, never a superseded (cancelled) one left in the same folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from inspect_ai import eval_set
 from inspect_ai.log import EvalLog
 from inspect_ai.model import Model, get_model
 
 from .behaviors import load_behaviors
-from .options import Mode, choose
+from .options import Mode, choose, whole_number, whole_number_type
 from .paired import Protocol, parse_control
 from .precision import Precision
 from .presets import PRESETS, ResolvedModel, resolve_model
-from .resources import repo_root
+from .tasks import MAX_SEED
 
 PAIRED_TASK = "compliance_gap/paired"  # by registry name, so Inspect builds it after binding the judge role
 DEFAULT_BATCH = 64  # hf/ batch size (= max_connections): fastest measured on an H100, benchmarks/RESULTS.md
+DEFAULT_LOG_DIR = Path("logs") / "matrix"  # relative: under the current folder, like `inspect eval`
+INTERRUPTED = "interrupted: rerun the same command to resume"
+DEFAULT_RETRY_ATTEMPTS = 10  # Inspect's eval_set default
 
 
 @dataclass
@@ -38,7 +49,7 @@ class MatrixOptions:
     limit: int | None = None
     precision: str | None = None  # None: bf16 for hf/ and vllm/ models on a GPU, else the model's default
     engine: str = "hf"
-    log_dir: Path = field(default_factory=lambda: repo_root() / "logs" / "matrix")
+    log_dir: Path = DEFAULT_LOG_DIR
     seed: int = 0
     carryover: bool = False
     control: str | None = None
@@ -46,6 +57,7 @@ class MatrixOptions:
     max_tokens: int | None = None  # None: the preset's reasoning-length budget, else the task default
     batch_size: int = DEFAULT_BATCH
     judge: str | None = None  # Inspect model name for the `judge` role
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS  # per cell, after a failed attempt (finished samples are kept)
 
 
 @dataclass(frozen=True)
@@ -82,11 +94,17 @@ def plan(options: MatrixOptions) -> list[Cell]:
     """Every (model, mode) cell with its task args and log folder; checks every option first."""
     if not options.models:
         raise ValueError("no models: pass --models with at least one model (a preset: " + ", ".join(p.alias for p in PRESETS) + ")")
+    if not options.modes:
+        raise ValueError("no modes: pass --modes with at least one of " + ", ".join(m.value for m in Mode))
     modes = [choose(Mode, "mode", m).value for m in options.modes]
     protocol = choose(Protocol, "protocol", options.protocol).value
     control = parse_control(options.control)
-    if options.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1 (got {options.batch_size})")
+    for flag, value in (("--limit", options.limit), ("--max-tokens", options.max_tokens)):
+        if value is not None:  # None: every behavior / the preset's budget; 0 would silently mean the same
+            whole_number(flag, value, 1)
+    whole_number("--batch-size", options.batch_size, 1)
+    whole_number("--retry-attempts", options.retry_attempts, 0)
+    whole_number("--seed", options.seed, 0, MAX_SEED)
     cells = []
     for spec in options.models:
         model = resolve(spec, options)
@@ -100,7 +118,7 @@ def plan(options: MatrixOptions) -> list[Cell]:
                 "control": control.value if control else None,
                 "seed": options.seed,
             }
-            max_tokens = options.max_tokens or model.max_tokens
+            max_tokens = options.max_tokens if options.max_tokens is not None else model.max_tokens
             if max_tokens:
                 task_args["max_tokens"] = max_tokens
             cells.append(Cell(model, mode, task_args, Path(options.log_dir) / slug(model.name) / mode))
@@ -122,37 +140,82 @@ def describe(cells: list[Cell], options: MatrixOptions) -> str:
     return "\n".join(lines)
 
 
-def run_cells(cells: list[Cell], options: MatrixOptions, models: dict[str, Model] | None = None) -> tuple[bool, list[EvalLog]]:
-    """Run every cell as a resumable eval set, loading each model once."""
-    models = dict(models or {})
+class RunStopped(Exception):
+    """A cell did not finish. The message says what happened and how to resume."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def cell_log(cell: Cell, logs: list[EvalLog]) -> EvalLog:
+    """The cell's current log from what its eval set returned, if finished; else why not.
+    An interruption stops the run at once (``RunStopped``); an error is returned for the caller."""
+    if len(logs) != 1 or logs[0].status in ("cancelled", "started"):
+        raise RunStopped(f"{INTERRUPTED} ({cell.model.name} [{cell.mode}] did not finish)", 130)
+    return logs[0]
+
+
+def failure(cell: Cell, log: EvalLog) -> str:
+    message = log.error.message if log.error else f"status {log.status}"
+    return f"{cell.model.name} [{cell.mode}] failed: {message.strip()} (log: {log.location})"
+
+
+def run_cells(cells: list[Cell], options: MatrixOptions) -> list[tuple[Cell, EvalLog]]:
+    """Run every cell as a resumable eval set, loading each model once; each cell with its
+    current log (a header: read it back for its samples). Raises ``RunStopped`` after Ctrl-C
+    (at once) or when any cell failed (after the other cells ran)."""
+    models = {str(m): m for m in options.models if isinstance(m, Model)}  # ready models (tests, scripted runs)
     roles = {"judge": options.judge} if options.judge else None
-    all_ok, logs = True, []
-    for cell in cells:
-        if cell.model.name not in models:
-            models[cell.model.name] = get_model(cell.model.name, **cell.model.model_args)
-        ok, cell_logs = eval_set(
-            PAIRED_TASK,
-            task_args=cell.task_args,
-            model=models[cell.model.name],
-            model_roles=roles,
-            log_dir=str(cell.log_dir),
-            limit=options.limit,
-            max_connections=options.batch_size,
-            display="plain",
-        )
-        all_ok &= ok
-        logs.extend(cell_logs)
-    return all_ok, logs
+    done, failures = [], []
+    try:
+        for cell in cells:
+            if cell.model.name not in models:
+                models[cell.model.name] = get_model(cell.model.name, **cell.model.model_args)
+            _, logs = eval_set(
+                PAIRED_TASK,
+                task_args=cell.task_args,
+                model=models[cell.model.name],
+                model_roles=roles,
+                log_dir=str(cell.log_dir),
+                limit=options.limit,
+                max_connections=options.batch_size,
+                retry_attempts=options.retry_attempts,
+                display="plain",
+            )
+            log = cell_log(cell, logs)
+            if log.status == "success":
+                done.append((cell, log))
+            else:
+                failures.append(failure(cell, log))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise RunStopped(INTERRUPTED, 130) from None
+    if failures:
+        raise RunStopped("\n".join(failures) + "\nfix the cause, then rerun the same command to resume (finished samples are kept)", 1)
+    return done
 
 
-def analyze_run(log_dir: Path) -> str:
-    """The paired analysis of everything under ``log_dir``; its report goes to ``log_dir/report``."""
+def log_path(location: str) -> str:
+    """A log's location as a local path (``eval_set`` names logs it reused by ``file:`` URIs)."""
+    parsed = urlparse(location)
+    return unquote(parsed.path) if parsed.scheme == "file" else location
+
+
+def analyze_run(sources: list[str | Path], report_dir: Path) -> str:
+    """The paired analysis of these logs (files, or folders of eval sets); its report goes to
+    ``report_dir``."""
     from .analysis import Settings, analyze
     from .analysis.report import terminal_report, write_report
 
-    analysis = analyze([str(log_dir)], Settings())
-    write_report(analysis, Path(log_dir) / "report")
+    analysis = analyze([str(source) for source in sources], Settings())
+    write_report(analysis, report_dir)
     return terminal_report(analysis)
+
+
+def stopped(stop: RunStopped) -> int:
+    """Print why the run stopped (no analysis: the run is partial) and return its exit code."""
+    print(f"\n{stop}", file=sys.stderr)
+    return stop.exit_code
 
 
 def run_matrix(options: MatrixOptions, dry_run: bool = False) -> int:
@@ -160,14 +223,13 @@ def run_matrix(options: MatrixOptions, dry_run: bool = False) -> int:
     print(describe(cells, options))
     if dry_run:
         return 0
-    given = {str(m): m for m in options.models if isinstance(m, Model)}
-    ok, logs = run_cells(cells, options, given)
-    if not ok:
-        unfinished = [f"{log.eval.model} {log.eval.task_args.get('mode')}: {log.status}" for log in logs if log.status != "success"]
-        print("\nnot finished: " + "; ".join(unfinished) + "\nrun the same command again to resume; the analysis runs once every cell has finished")
-        return 1
-    print("\n" + analyze_run(Path(options.log_dir)))
-    print(f"\nlogs and report: {options.log_dir}")
+    try:
+        done = run_cells(cells, options)
+    except RunStopped as stop:
+        return stopped(stop)
+    report_dir = Path(options.log_dir) / "report"
+    print("\n" + analyze_run([log_path(log.location) for _, log in done], report_dir))
+    print(f"\nlogs: {options.log_dir}; report: {report_dir}")
     return 0
 
 
@@ -188,6 +250,7 @@ def options_from_args(args: argparse.Namespace) -> MatrixOptions:
         max_tokens=args.max_tokens,
         batch_size=args.batch_size,
         judge=args.judge,
+        retry_attempts=args.retry_attempts,
     )
 
 
@@ -198,16 +261,20 @@ def add_matrix_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default="standard", help="comma-separated: standard, forcing")
     parser.add_argument("--protocol", choices=[p.value for p in Protocol], default=Protocol.RANDOMIZED.value)
     parser.add_argument("--dataset", default="harmbench", help="harmbench, harmbench_standard, advbench, or a CSV/JSONL path")
-    parser.add_argument("--limit", type=int, default=None, help="first N behaviors only")
+    parser.add_argument("--limit", type=whole_number_type(1), default=None, help="first N behaviors only (default: all)")
     parser.add_argument("--precision", choices=[p.value for p in Precision], default=None, help="default: bf16 on a GPU")
     parser.add_argument("--engine", choices=["hf", "vllm"], default="hf", help="how preset models are served")
-    parser.add_argument("--log-dir", type=Path, default=repo_root() / "logs" / "matrix")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"where the logs and the report go (default: ./{DEFAULT_LOG_DIR.as_posix()})")
+    parser.add_argument("--seed", type=whole_number_type(0, MAX_SEED), default=0, help="decoding seed and the order coin (default: 0)")
     parser.add_argument("--carryover", action="store_true", help="the second arm continues the first chat")
     parser.add_argument("--control", choices=["training", "deployment"], default=None, help="A/A run: this framing in both arms")
     parser.add_argument("--placement", choices=["system", "user"], default="system")
-    parser.add_argument("--max-tokens", type=int, default=None, help="default: the preset's reasoning-length budget")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="concurrent generations (the hf/ batch size)")
+    parser.add_argument("--max-tokens", type=whole_number_type(1), default=None, help="generation limit (default: the preset's reasoning-length budget)")
+    parser.add_argument("--batch-size", type=whole_number_type(1), default=DEFAULT_BATCH, help=f"concurrent generations, the hf/ batch size (default: {DEFAULT_BATCH})")
+    parser.add_argument(
+        "--retry-attempts", type=whole_number_type(0), default=DEFAULT_RETRY_ATTEMPTS,
+        help=f"retries of a cell that failed, keeping its finished samples (default: {DEFAULT_RETRY_ATTEMPTS})",
+    )
     parser.add_argument("--judge", default=None, metavar="MODEL", help="Inspect model for the judge role (compliance judge and motivation classifier)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
 

@@ -13,14 +13,15 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspect_ai.log import EvalLog
+from inspect_ai.log import EvalLog, read_eval_log
 
-from .matrix import DEFAULT_BATCH, MatrixOptions, plan, run_cells
+from .matrix import DEFAULT_BATCH, MatrixOptions, RunStopped, plan, run_cells, stopped
+from .options import whole_number_type
 from .paired import TIERS
 from .precision import Precision
-from .resources import repo_root
 
 DECISION_SCORER = "paired_refusal_scorer"
+DEFAULT_LOG_DIR = Path("logs") / "quant-check"  # relative: under the current folder, like `inspect eval`
 
 
 @dataclass
@@ -91,16 +92,17 @@ def compare(reference: dict[str, int | None], quantized: dict[str, int | None]) 
 
 
 def quant_check(model: str, quantized: str, reference: str, options: MatrixOptions) -> Agreement:
-    """Run the subset at both precisions (resumable, under ``options.log_dir/<precision>``) and compare."""
+    """Run the subset at both precisions (resumable, under ``options.log_dir/<precision>``) and compare.
+    Raises ``RunStopped`` when either run does not finish."""
     if quantized == reference:
         raise ValueError(f"--precision and --reference are both {quantized}; compare two different precisions")
     decisions = {}
     for precision in (reference, quantized):
         cells = plan(MatrixOptions(**{**options.__dict__, "models": [model], "precision": precision, "log_dir": Path(options.log_dir) / precision}))
-        ok, logs = run_cells(cells, options)
-        if not ok:
-            raise ValueError(f"the {precision} run did not finish; run the same command again to resume it")
-        decisions[precision] = {f"{cell.mode}/{k}": v for cell, log in zip(cells, logs) for k, v in arm_decisions(log).items()}
+        # eval_set returns log headers (no samples): read each log back in full
+        decisions[precision] = {
+            f"{cell.mode}/{k}": v for cell, log in run_cells(cells, options) for k, v in arm_decisions(read_eval_log(log.location)).items()
+        }
     return compare(decisions[reference], decisions[quantized])
 
 
@@ -109,20 +111,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, help="a preset, its hub repo, or an hf/ or vllm/ model name")
     parser.add_argument("--precision", choices=[p.value for p in Precision], default=Precision.INT4.value, help="the precision to check")
     parser.add_argument("--reference", choices=[p.value for p in Precision], default=Precision.BF16.value)
-    parser.add_argument("--limit", type=int, default=50, help="behaviors in the subset")
+    parser.add_argument("--limit", type=whole_number_type(1), default=50, help="behaviors in the subset (default: 50)")
     parser.add_argument("--modes", default="standard")
     parser.add_argument("--dataset", default="harmbench")
     parser.add_argument("--engine", choices=["hf", "vllm"], default="hf")
-    parser.add_argument("--max-tokens", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
-    parser.add_argument("--log-dir", type=Path, default=repo_root() / "logs" / "quant-check")
+    parser.add_argument("--max-tokens", type=whole_number_type(1), default=None, help="generation limit (default: the preset's reasoning-length budget)")
+    parser.add_argument("--batch-size", type=whole_number_type(1), default=DEFAULT_BATCH, help=f"concurrent generations (default: {DEFAULT_BATCH})")
+    parser.add_argument(
+        "--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"logs go to LOG_DIR/<precision>/ (default: ./{DEFAULT_LOG_DIR.as_posix()})"
+    )
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     options = MatrixOptions(
-        models=[args.model], modes=args.modes.split(","), dataset=args.dataset, limit=args.limit, engine=args.engine,
+        models=[args.model], modes=[m.strip() for m in args.modes.split(",") if m.strip()], dataset=args.dataset, limit=args.limit, engine=args.engine,
         max_tokens=args.max_tokens, batch_size=args.batch_size, log_dir=args.log_dir,
     )
-    print(quant_check(args.model, args.precision, args.reference, options).report(args.reference, args.precision))
+    try:
+        agreement = quant_check(args.model, args.precision, args.reference, options)
+    except RunStopped as stop:
+        return stopped(stop)
+    print(agreement.report(args.reference, args.precision))
     return 0
