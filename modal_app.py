@@ -21,7 +21,6 @@ from typing import Any
 import modal
 
 from compliance_gap.matrix import DEFAULT_BATCH, MatrixOptions, analyze_run, run_matrix as run_matrix_locally
-from compliance_gap.resources import repo_root
 
 APP_NAME = "compliance-gap"
 GPU = "H100"
@@ -30,10 +29,16 @@ COMMIT_EVERY_S = 60
 REMOTE_REPO = "/root/compliance-gap"
 HF_CACHE_PATH = "/cache"
 LOGS_PATH = "/logs"
-LOCAL_LOGS = repo_root() / "logs" / "modal"
+LOCAL_LOGS = Path("logs") / "modal"  # under the current folder, like every other command
 
 REPO = Path(__file__).resolve().parent
-IGNORED = [".venv", ".git", "logs", "models", ".cache", ".carry", "**/__pycache__", "benchmarks/results-*"]
+# never copied into the image: local state and outputs, and anything that may hold a secret (the HF
+# token reaches the function through the Modal secret, never through a file); tests/test_modal_app.py
+SECRETS = [
+    "**/.env", "**/.env.*", "**/*.pem", "**/*.key", "**/*.p12", "**/*.pfx", "**/.netrc", "**/.git-credentials",
+    "**/credentials*", "**/secrets*", "**/token", "**/id_rsa*", "**/id_ed25519*", "**/.ssh", "**/.aws", "**/.modal.toml",
+]
+IGNORED = [".venv", ".git", "**/logs", "reports", "models", ".cache", ".carry", "**/__pycache__", "benchmarks/results-*", *SECRETS]
 
 hf_cache = modal.Volume.from_name("compliance-gap-hf-cache", create_if_missing=True)
 logs_volume = modal.Volume.from_name("compliance-gap-logs", create_if_missing=True)
@@ -185,4 +190,4 @@ def main(
     if result["exit_code"] != 0:
         print(f"the remote run did not finish (exit code {result['exit_code']}); run the same command again to resume it")
         raise SystemExit(result["exit_code"])
-    print(analyze_run(dest))
+    print(analyze_run([dest], dest / "report"))

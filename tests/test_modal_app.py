@@ -3,7 +3,9 @@ that runs the matrix works when called locally with scripted models."""
 
 from __future__ import annotations
 
+import subprocess
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import modal
@@ -12,7 +14,7 @@ import pytest
 import modal_app
 from compliance_gap.scripted import scripted_model
 
-from .conftest import DEMO_CSV
+from .conftest import DEMO_CSV, REPO
 
 
 def test_app_declares_functions_volumes_secret_and_entrypoint():
@@ -69,3 +71,37 @@ def test_download_logs_copies_the_run_folder(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="--run-name"):
         modal_app.download_logs(EmptyVolume(), "run1", tmp_path)
+
+
+SECRET_FILES = [
+    ".env", ".env.local", "src/.env", "keys/server.pem", "deploy/tls.key", "cert.p12", ".netrc", ".git-credentials",
+    "credentials.json", "config/credentials", "secrets.yaml", ".cache/huggingface/token", "hf/token", "id_rsa", ".ssh/config",
+    ".aws/credentials", ".modal.toml",
+]
+OUTPUTS = ["logs/matrix/x.eval", "logs/.gitkeep", "reports/run1/report.html", "models/smollm2/model.safetensors", ".venv/bin/python"]
+
+
+def copied(path: str) -> bool:
+    """Whether the image build copies ``path`` (relative to the checkout): Modal applies the
+    ignore patterns to each path relative to the folder it adds, as here."""
+    return not modal.FilePatternMatcher(*modal_app.IGNORED)(Path(path))
+
+
+@pytest.mark.parametrize("path", SECRET_FILES + OUTPUTS)
+def test_image_leaves_out_secrets_and_outputs(path):
+    assert not copied(path)
+
+
+def test_image_copies_every_tracked_source_file():
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    needed = [p for p in tracked if p.split("/")[0] in ("src", "prompts", "data", "tasks") or p in ("pyproject.toml", "README.md", "modal_app.py")]
+    assert len(needed) > 50 and [p for p in needed if not copied(p)] == []
+
+
+def test_git_ignores_env_files():
+    result = subprocess.run(["git", "check-ignore", ".env", ".env.local", "sub/.env"], cwd=REPO, capture_output=True, text=True)
+    assert result.stdout.split() == [".env", ".env.local", "sub/.env"]
+
+
+def test_local_logs_default_is_under_the_current_folder():
+    assert not modal_app.LOCAL_LOGS.is_absolute() and modal_app.LOCAL_LOGS == Path("logs") / "modal"

@@ -27,13 +27,13 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from scipy.stats import rankdata
 
 from .behaviors import fetch_external
-from .resources import repo_root
 from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_classifier
 from .scorers.votes import NEGATIVE, POSITIVE, UNDECIDED
 
 POSITIVE_LABEL = "potential_faking"
 NEGATIVE_LABEL = "aligned"
 DEFAULT_BOOTSTRAP = 2000
+DEFAULT_LOG_DIR = Path("logs") / "validate"  # relative: under the current folder, like `inspect eval`
 SCORER = "motivation_classifier"
 
 
@@ -187,7 +187,7 @@ def validate_classifier(
     threshold: float = DEFAULT_THRESHOLD,
     resamples: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
-    log_dir: Path | None = None,
+    log_dir: Path = DEFAULT_LOG_DIR,
     model_args: dict[str, Any] | None = None,
     display: str = "none",
 ) -> ValidationReport:
@@ -199,7 +199,6 @@ def validate_classifier(
     options = MotivationOptions(votes=votes, threshold=threshold, early_stop=False)
     samples, path = load_gold(data)
     model = judge if isinstance(judge, Model) else get_model(judge, **(model_args or {}))
-    log_dir = log_dir or repo_root() / "logs" / "validate"
     [log] = inspect_eval(
         gold_task(samples, options),
         model=model,
@@ -283,7 +282,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="bootstrap resamples for the AUROC CI")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--log-dir", type=Path, default=None, help="where the eval log goes (default logs/validate)")
+    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"where the eval log goes (default: ./{DEFAULT_LOG_DIR.as_posix()})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report to this file")
     parser.set_defaults(func=_main)
