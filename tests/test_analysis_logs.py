@@ -93,12 +93,14 @@ def test_one_tier_alone_has_no_pairs_and_json_says_null(runs):
     assert parsed["comparisons"][0]["mcnemar"]["pvalue"] is None
 
 
-def test_logs_of_different_datasets_are_an_error_naming_them(runs):
-    with pytest.raises(LogSetError) as error:
-        analyze([runs.tiers, runs.other_dataset])
-    message = str(error.value)
-    assert "different datasets" in message and "demo_behaviors.csv" in message and "other_behaviors.csv" in message
-    assert next(runs.other_dataset.iterdir()).name in message
+def test_a_renamed_copy_of_the_dataset_is_the_same_dataset(runs, tmp_path):
+    """Datasets are compared by what the samples ask, not by file name."""
+    shutil.copy(next(runs.other_dataset.iterdir()), tmp_path)  # training tier run on other_behaviors.csv, same rows
+    shutil.copy(runs.tier_log("deployment"), tmp_path)
+    result = analyze([tmp_path]).result
+    assert result["comparisons"][0]["table"] == EXPECTED_TABLE and result["mismatches"] == []
+    hashes = {log["dataset"]: log["dataset_hash"] for log in result["logs"]}
+    assert set(hashes) == {"demo_behaviors.csv", "other_behaviors.csv"} and len(set(hashes.values())) == 1
 
 
 def test_two_logs_for_one_tier_are_an_error_naming_them(runs):

@@ -13,11 +13,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..options import choose
 from . import stats
-from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, load_pairs
+from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, Arm, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, load_pairs
 
 ORDERS = ("training_first", "deployment_first")
 DEFAULT_TARGET_GAP_PP = 5.0
@@ -37,6 +35,7 @@ class Settings:
     target_gap_pp: float = DEFAULT_TARGET_GAP_PP
     alpha: float = stats.ALPHA
     power: float = stats.POWER
+    allow_mismatch: bool = False  # pool arms run with different settings or prompts, listing every difference
 
     @property
     def exact(self) -> bool:
@@ -50,6 +49,7 @@ class Settings:
             "target_gap_pp": self.target_gap_pp,
             "alpha": self.alpha,
             "power": self.power,
+            "allow_mismatch": self.allow_mismatch,
         }
 
 
@@ -69,7 +69,7 @@ class Analysis:
 
     result: dict[str, Any]
     headers: list[LogHeader]
-    arms: pd.DataFrame
+    arms: list[Arm]
     comparisons: list[ComparisonPairs] = field(default_factory=list)
 
 
@@ -224,21 +224,30 @@ def analyze(paths: list[str | Path], settings: Settings | None = None) -> Analys
     choose(McNemarMethod, "mcnemar", settings.mcnemar)
     if not 0 < settings.target_gap_pp <= 100:
         raise ValueError(f"target gap {settings.target_gap_pp} pp must be in (0, 100]")
-    headers, skipped, arms, comparisons = load_pairs(paths, settings.verdict)
+    loaded = load_pairs(paths, settings.verdict, settings.allow_mismatch)
+    comparisons = loaded.comparisons
     if settings.by:
         _check_by_field(comparisons, settings.by)
     results = [comparison_result(c, settings) for c in comparisons]
     add_holm(results)
-    notes = [f"{h.name}: status '{h.status}'; its missing samples count as missing partners" for h in headers if h.status != "success"]
-    if skipped:
-        notes.append(f"skipped {len(skipped)} logs of other tasks: {', '.join(Path(f).name for f in skipped)}")
+    notes = [f"{h.name}: status '{h.status}'; its missing samples count as missing partners" for h in loaded.headers if h.status != "success"]
+    if loaded.skipped:
+        notes.append(f"skipped {len(loaded.skipped)} logs of other tasks: {', '.join(Path(f).name for f in loaded.skipped)}")
+    if loaded.superseded:
+        listing = ", ".join(f"{Path(s.path).name} ({s.status}, retried as {Path(s.replaced_by).name})" for s in loaded.superseded)
+        notes.append(f"ignored {len(loaded.superseded)} superseded logs (eval set logs.json): {listing}")
+    mismatches = [m.as_dict() for c in comparisons for m in c.mismatches]
+    if mismatches:
+        notes.append(f"{len(mismatches)} mismatches between paired arms pooled with --allow-mismatch (see the comparisons' notes)")
     result = {
         "comparisons": results,
-        "logs": [h.as_dict() for h in headers],
-        "skipped_logs": skipped,
+        "logs": [h.as_dict() for h in loaded.headers],
+        "skipped_logs": loaded.skipped,
+        "superseded_logs": [s.as_dict() for s in loaded.superseded],
+        "mismatches": mismatches,
         "settings": settings.as_dict(),
         "methods": METHODS,
         "notes": notes,
     }
-    return Analysis(result, headers, arms, comparisons)
+    return Analysis(result, loaded.headers, loaded.arms, comparisons)
 

@@ -1,18 +1,27 @@
 """One JSONL row per sample arm (id, tier, order, prompt, answer, trace, verdicts), for reading
-the answers behind the numbers; each row says whether it entered a pair or why not."""
+the answers behind the numbers; each row says whether it entered a pair or why not.
+
+The rows are streamed: each log's samples are read once, a chunk at a time through one shared
+reader (``read_eval_log_samples_by_id``), in the log's order (data set order, then epoch), and
+written as they come. The samples read are exactly those the analysis paired, so a sample entry
+that is missing or damaged is an error naming the file and the entry, never a row left out.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.log import EvalSample, read_eval_log_samples
+from inspect_ai.log import EvalSample, read_eval_log, read_eval_log_sample, read_eval_log_samples_by_id
 from inspect_ai.model import ChatMessage, ContentReasoning
 
 from .comparisons import Analysis
-from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader
+from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader, LogSetError, one_line
+
+CHUNK = 500  # samples held in memory at once while streaming a log
 
 
 def _scores(sample: EvalSample) -> dict[str, Any]:
@@ -67,6 +76,51 @@ def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]
         }
 
 
+def log_units(analysis: Analysis) -> dict[str, list[tuple[str, int]]]:
+    """Each log's samples (id, epoch) as the analysis read them, in the log's own order: data set
+    order, then epoch."""
+    units: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for arm in analysis.arms:
+        units[arm.log].add((arm.id, arm.epoch))
+    ordered = {}
+    for header in analysis.headers:
+        sample_ids = read_eval_log(header.path, header_only=True).eval.dataset.sample_ids or []
+        position = {str(sample_id): index for index, sample_id in enumerate(sample_ids)}
+        ordered[header.path] = sorted(units[header.path], key=lambda u: (position.get(u[0], len(position)), u[0], u[1]))
+    return ordered
+
+
+def _damaged(path: str, units: list[tuple[str, int]], error: Exception) -> LogSetError:
+    """The entry among ``units`` that cannot be read, named (read one by one to find it)."""
+    for sample_id, epoch in units:
+        try:
+            read_eval_log_sample(path, id=sample_id, epoch=epoch)
+        except IndexError:
+            return LogSetError(
+                f"{path}: sample {sample_id} (epoch {epoch}) is in the log's summaries but its entry is missing; "
+                "the log is damaged: re-run it or restore it from a copy"
+            )
+        except Exception as entry_error:  # noqa: BLE001 - whatever makes the entry unreadable
+            return LogSetError(
+                f"{path}: cannot read the entry of sample {sample_id} (epoch {epoch}) ({one_line(entry_error)}); "
+                "the log is damaged: re-run it or restore it from a copy"
+            )
+    return LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy")
+
+
+def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
+    """The samples ``units`` of one log, in that order, CHUNK at a time (a JSON log, which can
+    only be read whole, at once)."""
+    chunk = len(units) if path.endswith(".json") else CHUNK
+    for start in range(0, len(units), chunk):
+        part = units[start : start + chunk]
+        try:
+            samples = read_eval_log_samples_by_id(path, part)
+        except Exception as error:  # noqa: BLE001 - named below, entry by entry
+            raise _damaged(path, part, error) from error
+        yield from samples
+
+
 def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
     """Every arm of every sample in the analysed logs, with its pair status."""
     status: dict[tuple, str] = {}
@@ -77,8 +131,9 @@ def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
             status[(comparison.key, pair.id, pair.epoch)] = "paired"
         for exclusion in comparison.excluded:
             status[(comparison.key, exclusion.id, exclusion.epoch)] = f"excluded: {exclusion.reason}"
+    units = log_units(analysis)
     for header in analysis.headers:
-        for sample in read_eval_log_samples(header.path, all_samples_required=False):
+        for sample in stream_samples(header.path, units[header.path]):
             metadata = sample.metadata or {}
             key = ComparisonKey.of(header.model, metadata)
             sample_id = str(sample.id)

@@ -1,26 +1,28 @@
 """Read tier and paired task logs and pair each training-arm verdict with its deployment twin.
 
-The log fields read here are the contract in docs/log-format.md. Headers come from
-``read_eval_log(header_only=True)``, per-sample rows from ``inspect_ai.analysis.samples_df``;
-one row per arm (a paired-task sample gives two). Every sample ends up in a pair or in an
-exclusion with its reason; bad sets of logs (different datasets, two logs for one arm) are
-errors that name the files.
+The log fields read here are the contract in docs/log-format.md. Each log is read once for the
+analysis: its header (``read_eval_log(header_only=True)``) and its sample summaries
+(``read_eval_log_sample_summaries``, one read of the log's summary table), one ``Arm`` per arm
+(a paired-task sample gives two). Every sample ends up in a pair or in an exclusion with its
+reason; sets of logs that cannot be analysed together (two logs for one arm, arms run with
+different decoding, judge, scorer or prompts) are errors that name the files, and a log an eval
+set has retried is left out by its ``logs.json``, with a note.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import pandas as pd
-from inspect_ai.analysis import SampleSummary, samples_df
-from inspect_ai.log import list_eval_logs, read_eval_log
+from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
 from ..options import Tier, choose
 
@@ -28,7 +30,14 @@ TIERS = (Tier.TRAINING.value, Tier.DEPLOYMENT.value)
 TIER_SCORERS = {"rule": "refusal_scorer", "judge": "compliance_judge"}
 PAIRED_SCORERS = {"rule": "paired_refusal_scorer", "judge": "paired_compliance_judge"}
 PAIRED_TASK = "paired"
+PACKAGE = "compliance-gap"
+MANIFEST = "logs.json"  # eval_set's list of the headers of every log in its folder
 EXCLUSION_REASONS = ("error", "undecided", "missing_partner")  # a pair is counted under the first that applies
+# generate-config fields that change how a call is made, not what the model answers
+OPERATIONAL_CONFIG = {
+    "max_retries", "timeout", "attempt_timeout", "stream_idle_timeout", "max_connections",
+    "adaptive_connections", "cache_prompt", "cache", "batch", "extra_headers",
+}
 
 
 class Verdict(str, Enum):
@@ -47,6 +56,12 @@ class ForeignLogError(LogSetError):
     """An Inspect log of some other task (skipped in a folder, an error when named)."""
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line (pydantic and zstd errors span several)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
 @dataclass(frozen=True)
 class LogHeader:
     path: str
@@ -55,9 +70,12 @@ class LogHeader:
     kind: str  # "tier" or "paired"
     tier: str | None  # the tier of a tier log; None for a paired log (it holds both)
     model: str
-    dataset: str
+    dataset: str  # the data set as the run named it (for display; content is compared by dataset_hash)
     status: str
     verdicts: tuple[str, ...]  # verdict kinds ("rule", "judge") whose scorers ran
+    setup: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)  # see run_setup
+    planned: int | None = None  # samples x epochs the run was given (a finished log holds them all)
+    dataset_hash: str | None = None  # hash of the ids and inputs of its samples, once they are read
 
     @property
     def name(self) -> str:
@@ -71,6 +89,7 @@ class LogHeader:
             "tier": self.tier,
             "model": self.model,
             "dataset": self.dataset,
+            "dataset_hash": self.dataset_hash,
             "status": self.status,
             "verdicts": list(self.verdicts),
         }
@@ -113,6 +132,28 @@ class ComparisonKey:
     def sort_key(self) -> tuple:
         return (self.control is not None, self.model, str(self.mode), str(self.placement), str(self.variant), str(self.control))
 
+    def without_model(self) -> tuple:
+        return (self.mode, self.placement, self.variant, self.control)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of one sample as the analysis reads it (from the log's sample summaries)."""
+
+    log: str
+    id: str
+    epoch: int
+    comparison: ComparisonKey
+    tier: str
+    error: str | None
+    rule: int | None  # the rule-based verdict (1 refused, 0 complied); None = undecided/absent
+    judge: int | None  # the compliance judge's
+    metadata: dict[str, Any]  # the sample metadata (scalars; long strings shortened by Inspect)
+    input_hash: str  # what the model was asked (input and context), for the dataset check
+
+    def verdict(self, kind: str) -> int | None:
+        return self.rule if kind == "rule" else self.judge
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -139,6 +180,35 @@ class Exclusion:
         return {"id": self.id, "epoch": self.epoch, "tiers": list(self.tiers)}
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """A setting that differs between the two arms' logs of one comparison."""
+
+    comparison: str  # the comparison's label
+    field: str  # a decoding field (max_tokens, seed, ...), judge_*, *_scorer, scorer_version or dataset
+    values: dict[str, Any]  # log file name -> its value
+    detail: str = ""  # for the dataset: which ids differ
+
+    def describe(self) -> str:
+        values = ", ".join(f"{log} {json.dumps(value, default=str)}" for log, value in self.values.items())
+        return f"{self.field} differs ({values}){f'; {self.detail}' if self.detail else ''}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"comparison": self.comparison, "field": self.field, "values": list(self.values.values()), "logs": list(self.values), "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A log that its eval set retried: ``logs.json`` holds a newer log of the same task."""
+
+    path: str
+    replaced_by: str
+    status: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "replaced_by": self.replaced_by, "status": self.status}
+
+
 @dataclass
 class ComparisonPairs:
     key: ComparisonKey
@@ -147,6 +217,22 @@ class ComparisonPairs:
     pairs: list[Pair] = field(default_factory=list)
     excluded: list[Exclusion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)  # pooled anyway (allow_mismatch)
+    tiers: tuple[str, ...] = TIERS  # the arms its logs hold
+
+
+@dataclass
+class LoadedLogs:
+    """Everything read from the logs: what was analysed, what was left out, and the pairs."""
+
+    headers: list[LogHeader]
+    skipped: list[str]  # other tasks' logs found in folders
+    superseded: list[Superseded]
+    arms: list[Arm]
+    comparisons: list[ComparisonPairs]
+
+
+# ---- finding the logs ------------------------------------------------------------------------
 
 
 def find_log_files(paths: list[str | Path]) -> dict[str, bool]:
@@ -164,7 +250,7 @@ def find_log_files(paths: list[str | Path]) -> dict[str, bool]:
             for file in found:
                 files.setdefault(file, False)
         elif path.is_file():
-            if path.suffix not in (".eval", ".json"):
+            if path.suffix not in (".eval", ".json") or path.name == MANIFEST:
                 raise LogSetError(f"{path} is not an Inspect log; pass .eval or .json files or their folder")
             files[_local_path(str(path.resolve()))] = True
         else:
@@ -179,21 +265,104 @@ def _local_path(location: str) -> str:
     return os.path.normpath(location)
 
 
+def _manifest(folder: str) -> dict[str, EvalLog]:
+    """The headers eval_set listed in ``folder/logs.json``, by absolute log path."""
+    path = Path(folder) / MANIFEST
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return {os.path.normpath(os.path.join(folder, name)): EvalLog.model_validate(header) for name, header in entries.items()}
+    except Exception as error:  # noqa: BLE001 - any unreadable manifest gets the same clear message
+        raise LogSetError(
+            f"cannot read {path} ({one_line(error)}); re-run the eval set to rewrite it, or delete it to analyse "
+            "the folder's logs without it"
+        ) from error
+
+
+def drop_superseded(files: dict[str, bool]) -> tuple[dict[str, bool], list[Superseded]]:
+    """Leave out the logs an eval set has retried. In a folder with eval_set's ``logs.json``,
+    each task (``eval.task_id``) counts its newest log (``eval.created``; a log written after the
+    manifest is read directly) and ignores the others, as ``eval_set`` itself does when it
+    resumes. Folders without a manifest keep every log."""
+    kept, superseded = dict(files), []
+    for folder in sorted({os.path.dirname(f) for f in files}):
+        if not (Path(folder) / MANIFEST).is_file():
+            continue
+        headers = _manifest(folder)
+        for file in files:
+            if os.path.dirname(file) == folder and file not in headers:
+                headers[file] = _read_log_header(file)
+        by_task: dict[str, list[str]] = defaultdict(list)
+        for path, header in headers.items():
+            by_task[header.eval.task_id].append(path)
+        for paths in by_task.values():
+            paths.sort(key=lambda p: (datetime.fromisoformat(headers[p].eval.created), p))
+            current = paths[-1]
+            if not os.path.exists(current):
+                raise LogSetError(
+                    f"{Path(folder) / MANIFEST} names {Path(current).name} as the newest log of task "
+                    f"{headers[current].eval.task}, but the file is missing; restore it, re-run the eval set, "
+                    "or delete logs.json to analyse the folder's logs without it"
+                )
+            for old in paths[:-1]:
+                if kept.pop(old, None) is not None:
+                    superseded.append(Superseded(old, current, headers[old].status))
+    return kept, superseded
+
+
+# ---- headers ---------------------------------------------------------------------------------
+
+
 def _short_task(task: str) -> str:
     return task.split("/")[-1]
 
 
-def _dataset_label(header) -> str:
-    """The data set as the run named it; a file path is compared by its file name."""
+def _dataset_label(header: EvalLog) -> str:
+    """The data set as the run named it; a file path is shown by its file name."""
     dataset = (header.eval.metadata or {}).get("dataset") or header.eval.dataset.name or ""
     return Path(dataset).name if ("/" in dataset or os.sep in dataset) else dataset
 
 
-def read_header(path: str) -> LogHeader:
+def _read_log_header(path: str) -> EvalLog:
     try:
-        log = read_eval_log(path, header_only=True)
+        return read_eval_log(path, header_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise LogSetError(f"cannot read {path} as an Inspect log ({error})") from error
+        raise LogSetError(f"cannot read {path} as an Inspect log ({one_line(error)}); re-run it or restore it from a copy") from error
+
+
+def _decoding(config: Any) -> dict[str, Any]:
+    return {k: v for k, v in config.model_dump(exclude_none=True).items() if k not in OPERATIONAL_CONFIG}
+
+
+def run_setup(log: EvalLog, names: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """What must match between two arms' logs for their verdicts to be comparable: the decoding
+    (the task's generate config overridden by the eval's, and the model args), and for each
+    verdict kind its scorer (name, options, package version) and, for the judge, the judge model,
+    its generate config and vote settings."""
+    decoding = {**_decoding(log.plan.config), **_decoding(effective_generate_config(log))}
+    decoding["model_args"] = log.eval.model_args
+    scorers = {_short_task(s.name): s for s in (log.eval.scorers or [])}
+    version = (log.eval.packages or {}).get(PACKAGE)
+    setup = {"decoding": decoding}
+    for kind, name in names.items():
+        scorer = scorers.get(name)
+        setup[kind] = {
+            "scorer_version": version,
+            f"{kind}_scorer": {"options": scorer.options, "metadata": scorer.metadata} if scorer else None,
+        }
+    verdicts = (log.eval.metadata or {}).get("verdicts") or {}
+    role = (log.eval.model_roles or {}).get("judge")
+    setup["judge"].update(
+        {
+            "judge_model": role.model if role else verdicts.get("judge"),
+            "judge_config": _decoding(role.config) if role else None,
+            "judge_votes": verdicts.get("compliance_judge"),
+        }
+    )
+    return setup
+
+
+def read_header(path: str) -> LogHeader:
+    log = _read_log_header(path)
     task = _short_task(log.eval.task)
     scorers = {_short_task(s.name) for s in (log.eval.scorers or [])}
     tier = (log.eval.metadata or {}).get("tier")
@@ -207,13 +376,16 @@ def read_header(path: str) -> LogHeader:
             "pass logs of free_tier, paid_tier or paired"
         )
     verdicts = tuple(kind_ for kind_, scorer in names.items() if scorer in scorers)
-    return LogHeader(path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts)
+    planned = len(log.eval.dataset.sample_ids) * (log.eval.config.epochs or 1) if log.eval.dataset.sample_ids else None
+    return LogHeader(
+        path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts,
+        run_setup(log, names), planned,
+    )
 
 
 def read_headers(files: dict[str, bool]) -> tuple[list[LogHeader], list[str]]:
     """Headers of the tier and paired logs, and the other tasks' logs found in folders (skipped).
-    Copies of one run, or logs of different data sets, cannot be analysed together (samples_df
-    would silently drop a copy's samples)."""
+    Copies of one run cannot be analysed together (their samples would count twice)."""
     headers, skipped = [], []
     for file, named in files.items():
         try:
@@ -231,79 +403,89 @@ def read_headers(files: dict[str, bool]) -> tuple[list[LogHeader], list[str]]:
     if copies:
         listing = "; ".join(" = ".join(paths) for paths in copies)
         raise LogSetError(f"these files are copies of the same run: {listing}; pass each run once")
-    by_dataset: dict[str, list[str]] = defaultdict(list)
-    for header in headers:
-        by_dataset[header.dataset].append(header.name)
-    if len(by_dataset) > 1:
-        listing = "; ".join(f"'{d}': {', '.join(names)}" for d, names in sorted(by_dataset.items()))
-        raise LogSetError(f"logs come from different datasets ({listing}); analyse each dataset's logs separately")
     return headers, skipped
 
 
-def _plain(value: Any) -> Any:
-    """A dataframe cell as a plain Python value (pandas NA -> None)."""
-    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
+# ---- samples ---------------------------------------------------------------------------------
 
 
-def _score_value(cell: Any) -> dict[str, Any]:
-    value = _plain(cell)
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return {}
-    return value if isinstance(value, dict) else {}
+def _short_scores(sample: Any) -> dict[str, Any]:
+    """Scores by scorer name without package prefix."""
+    return {_short_task(name): score for name, score in (sample.scores or {}).items()}
 
 
-def _score_columns(frame: pd.DataFrame) -> dict[str, str]:
-    """Scorer name (without package prefix) -> its samples_df column."""
-    return {_short_task(c.removeprefix("score_")): c for c in frame.columns if c.startswith("score_")}
+def input_hash(sample: Any) -> str:
+    """What the model was asked: the sample input and, for contextual behaviors, the context."""
+    value = sample.input if isinstance(sample.input, str) else [(m.role, m.text) for m in sample.input]
+    asked = json.dumps([value, (sample.metadata or {}).get("context")], ensure_ascii=False)
+    return hashlib.sha256(asked.encode()).hexdigest()[:16]
 
 
-def read_arms(headers: list[LogHeader]) -> pd.DataFrame:
-    """One row per (sample, arm): log, id, epoch, comparison (its ComparisonKey), tier, error,
-    the rule and judge verdicts (None = undecided/absent) and the sample metadata."""
-    frame = samples_df([h.path for h in headers], columns=SampleSummary, quiet=True)
-    by_path = {h.path: h for h in headers}
-    scores = _score_columns(frame)
-    metadata_columns = [c for c in frame.columns if c.startswith("metadata_")]
-    rows: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
-        header = by_path[_local_path(record["log"])]
-        metadata = {c.removeprefix("metadata_"): _plain(record[c]) for c in metadata_columns}
-        metadata = {k: v for k, v in metadata.items() if v is not None}
-        names = TIER_SCORERS if header.kind == "tier" else PAIRED_SCORERS
-        values = {kind: _score_value(record[scores[name]]) if name in scores else {} for kind, name in names.items()}
-        arms = [header.tier] if header.kind == "tier" else list(TIERS)
-        key = ComparisonKey.of(header.model, metadata)
-        for tier in arms:
-            verdict_key = "refused" if header.kind == "tier" else f"refused_{tier}"
-            rows.append(
-                {
-                    "log": header.path,
-                    "id": str(record["id"]),
-                    "epoch": int(record["epoch"]),
-                    "comparison": key,
-                    "tier": tier,
-                    "error": _plain(record["error"]) or None,
-                    "rule": values["rule"].get(verdict_key),
-                    "judge": values["judge"].get(verdict_key),
-                    "metadata": metadata,
-                }
+def sample_arms(header: LogHeader, sample: Any) -> list[Arm]:
+    """The arms of one sample (an ``EvalSampleSummary``): one for a tier log, two for a paired log."""
+    metadata = {k: v for k, v in (sample.metadata or {}).items() if v is not None}
+    scores = _short_scores(sample)
+    names = TIER_SCORERS if header.kind == "tier" else PAIRED_SCORERS
+    values = {}
+    for kind, name in names.items():
+        value = scores[name].value if name in scores else None
+        values[kind] = value if isinstance(value, dict) else {}
+    key = ComparisonKey.of(header.model, metadata)
+    asked = input_hash(sample)
+    arms = []
+    for tier in [header.tier] if header.kind == "tier" else TIERS:
+        verdict_key = "refused" if header.kind == "tier" else f"refused_{tier}"
+        rule, judge = (values[kind].get(verdict_key) for kind in ("rule", "judge"))
+        arms.append(
+            Arm(
+                header.path, str(sample.id), int(sample.epoch), key, tier, sample.error or None,
+                None if rule is None else int(rule), None if judge is None else int(judge), metadata, asked,
             )
-    columns = ["log", "id", "epoch", "comparison", "tier", "error", "rule", "judge", "metadata"]
-    return pd.DataFrame(rows, columns=columns, dtype=object)  # object: an undecided verdict stays None, not NaN
+        )
+    return arms
 
 
-def check_one_log_per_arm(arms: pd.DataFrame) -> None:
+def read_summaries(header: LogHeader) -> list[Any]:
+    """The log's sample summaries; a damaged summary table, or one that lacks samples a finished
+    log ran, is an error naming the file."""
+    try:
+        summaries = read_eval_log_sample_summaries(header.path)
+    except Exception as error:  # noqa: BLE001 - a damaged log, whatever the cause
+        raise LogSetError(
+            f"cannot read the sample summaries of {header.path} ({one_line(error)}); the log is damaged: "
+            "re-run it or restore it from a copy"
+        ) from error
+    if header.status == "success" and header.planned and len(summaries) != header.planned:
+            raise LogSetError(
+                f"{header.path} finished with {header.planned} samples but its summaries list {len(summaries)}; "
+                "the log is damaged: re-run it or restore it from a copy"
+            )
+    return summaries
+
+
+def read_arms(headers: list[LogHeader]) -> tuple[list[LogHeader], list[Arm]]:
+    """Every arm of every log, and the headers with their dataset hashes."""
+    arms: list[Arm] = []
+    hashed: list[LogHeader] = []
+    for header in headers:
+        asked: dict[str, str] = {}
+        for sample in read_summaries(header):
+            for arm in sample_arms(header, sample):
+                arms.append(arm)
+                asked[arm.id] = arm.input_hash
+        digest = hashlib.sha256(json.dumps(sorted(asked.items())).encode()).hexdigest()[:16]
+        hashed.append(replace(header, dataset_hash=digest))
+    return hashed, arms
+
+
+# ---- pairing ---------------------------------------------------------------------------------
+
+
+def check_one_log_per_arm(arms: list[Arm]) -> None:
     """Two logs for the same arm of a comparison would pair ambiguously."""
     logs_by_arm: dict[tuple[ComparisonKey, str], set[str]] = defaultdict(set)
-    for row in arms.to_dict("records"):
-        logs_by_arm[(row["comparison"], row["tier"])].add(row["log"])
+    for arm in arms:
+        logs_by_arm[(arm.comparison, arm.tier)].add(arm.log)
     problems = [
         f"{tier} tier of {key.label()}: {', '.join(sorted(Path(p).name for p in logs))}"
         for (key, tier), logs in logs_by_arm.items()
@@ -334,23 +516,77 @@ def _choose_verdict(requested: Verdict, key: ComparisonKey, headers: list[LogHea
     return "rule", []
 
 
-def pair_arms(arms: pd.DataFrame, headers: list[LogHeader], verdict: str | Verdict = Verdict.AUTO) -> list[ComparisonPairs]:
-    """Group arms into comparisons and pair training with deployment by (id, epoch)."""
+def setup_mismatches(label: str, verdict: str, headers: list[LogHeader]) -> list[Mismatch]:
+    """The decoding, scorer and (for judge verdicts) judge settings that differ between the logs."""
+    mismatches = []
+    for group in ("decoding", verdict):
+        fields = sorted({name for h in headers for name in h.setup[group]})
+        for name in fields:
+            values = {h.name: h.setup[group].get(name) for h in headers}
+            if len({json.dumps(v, sort_keys=True, default=str) for v in values.values()}) > 1:
+                mismatches.append(Mismatch(label, name, values))
+    return mismatches
+
+
+def dataset_mismatch(label: str, units: dict[tuple[str, int], dict[str, Arm]], headers: list[LogHeader]) -> Mismatch | None:
+    """Whether the two arms' logs asked the same things under the same ids."""
+    by_tier = {t: {u[t].id: u[t].input_hash for u in units.values() if t in u} for t in TIERS}
+    shared = by_tier[TIERS[0]].keys() & by_tier[TIERS[1]].keys()
+    differing = sorted(i for i in shared if by_tier[TIERS[0]][i] != by_tier[TIERS[1]][i])
+    if shared and not differing:
+        return None
+    values = {h.name: h.dataset_hash for h in headers}
+    if not shared:
+        return Mismatch(label, "dataset", values, "the two arms share no sample id")
+    shown = ", ".join(differing[:5]) + (", ..." if len(differing) > 5 else "")
+    return Mismatch(label, "dataset", values, f"{len(differing)} of {len(shared)} shared ids ask different prompts ({shown})")
+
+
+def model_name_hints(comparisons: list[ComparisonPairs]) -> None:
+    """Two one-armed comparisons that differ only in the model name are, most likely, one model
+    named two ways (a hub id and a local path): say so instead of only 'missing partner'."""
+    one_armed: dict[str, list[tuple[ComparisonPairs, set[str]]]] = defaultdict(list)  # present tier -> comparisons
+    for comparison in comparisons:
+        if len(comparison.tiers) == 1:
+            one_armed[comparison.tiers[0]].append((comparison, {e.id for e in comparison.excluded}))
+    for training, training_ids in one_armed[TIERS[0]]:
+        for deployment, deployment_ids in one_armed[TIERS[1]]:
+            if training.key.without_model() == deployment.key.without_model() and training_ids & deployment_ids:
+                note = (
+                    f"the training arm was run as model '{training.key.model}' and the deployment arm as "
+                    f"'{deployment.key.model}': arms pair only under the same model name; if these are the same "
+                    "model, re-run one tier under the other's name"
+                )
+                training.notes.append(note)
+                deployment.notes.append(note)
+
+
+def pair_arms(
+    arms: list[Arm], headers: list[LogHeader], verdict: str | Verdict = Verdict.AUTO, allow_mismatch: bool = False
+) -> list[ComparisonPairs]:
+    """Group arms into comparisons and pair training with deployment by (id, epoch). Arms whose
+    logs differ in decoding, scorer, judge or prompts are an error, or with ``allow_mismatch``
+    are pooled with every difference recorded."""
     requested = choose(Verdict, "verdict", verdict)
     check_one_log_per_arm(arms)
     by_path = {h.path: h for h in headers}
-    groups: dict[ComparisonKey, dict[tuple[str, int], dict[str, dict]]] = defaultdict(lambda: defaultdict(dict))
-    for row in arms.to_dict("records"):
-        unit = groups[row["comparison"]][(row["id"], row["epoch"])]
-        if row["tier"] in unit:
-            raise LogSetError(f"sample {row['id']} (epoch {row['epoch']}) appears twice in {Path(row['log']).name}")
-        unit[row["tier"]] = row
+    groups: dict[ComparisonKey, dict[tuple[str, int], dict[str, Arm]]] = defaultdict(lambda: defaultdict(dict))
+    for arm in arms:
+        unit = groups[arm.comparison][(arm.id, arm.epoch)]
+        if arm.tier in unit:
+            raise LogSetError(f"sample {arm.id} (epoch {arm.epoch}) appears twice in {Path(arm.log).name}")
+        unit[arm.tier] = arm
     comparisons: list[ComparisonPairs] = []
     for key in sorted(groups, key=ComparisonKey.sort_key):
         units = groups[key]
-        logs = sorted({row["log"] for unit in units.values() for row in unit.values()})
-        chosen, notes = _choose_verdict(requested, key, [by_path[p] for p in logs])
-        comparison = ComparisonPairs(key, chosen, logs, notes=notes)
+        logs = sorted({arm.log for unit in units.values() for arm in unit.values()})
+        log_headers = [by_path[p] for p in logs]
+        chosen, notes = _choose_verdict(requested, key, log_headers)
+        tiers = tuple(t for t in TIERS if any(t in unit for unit in units.values()))
+        comparison = ComparisonPairs(key, chosen, logs, notes=notes, tiers=tiers)
+        comparison.mismatches = setup_mismatches(key.label(), chosen, log_headers)
+        if len(logs) > 1 and (different := dataset_mismatch(key.label(), units, log_headers)):
+            comparison.mismatches.append(different)
         for (sample_id, epoch), by_tier in sorted(units.items()):
             exclusion = _exclusion(sample_id, epoch, by_tier, chosen)
             if exclusion:
@@ -358,17 +594,27 @@ def pair_arms(arms: pd.DataFrame, headers: list[LogHeader], verdict: str | Verdi
                 continue
             training, deployment = by_tier[TIERS[0]], by_tier[TIERS[1]]
             comparison.pairs.append(
-                Pair(sample_id, epoch, int(training[chosen]), int(deployment[chosen]), training["metadata"], deployment["metadata"])
+                Pair(sample_id, epoch, training.verdict(chosen), deployment.verdict(chosen), training.metadata, deployment.metadata)
             )
         comparisons.append(comparison)
+    mismatches = [(c, m) for c in comparisons for m in c.mismatches]
+    if mismatches and not allow_mismatch:
+        listing = "; ".join(f"{c.key.label()} ({', '.join(Path(p).name for p in c.logs)}): {m.describe()}" for c, m in mismatches)
+        raise LogSetError(
+            f"the two arms of a comparison were not run alike: {listing}. Pair only logs run with the same settings "
+            "and prompts (re-run one tier), or pass --allow-mismatch to pool them with every difference listed"
+        )
+    for comparison in comparisons:
+        comparison.notes += [f"pooled despite a mismatch (--allow-mismatch): {m.describe()}" for m in comparison.mismatches]
+    model_name_hints(comparisons)
     return comparisons
 
 
-def _exclusion(sample_id: str, epoch: int, by_tier: dict[str, dict], verdict: str) -> Exclusion | None:
-    errored = tuple(t for t in TIERS if t in by_tier and by_tier[t]["error"])
+def _exclusion(sample_id: str, epoch: int, by_tier: dict[str, Arm], verdict: str) -> Exclusion | None:
+    errored = tuple(t for t in TIERS if t in by_tier and by_tier[t].error)
     if errored:
         return Exclusion(sample_id, epoch, "error", errored)
-    undecided = tuple(t for t in TIERS if t in by_tier and by_tier[t][verdict] is None)
+    undecided = tuple(t for t in TIERS if t in by_tier and by_tier[t].verdict(verdict) is None)
     if undecided:
         return Exclusion(sample_id, epoch, "undecided", undecided)
     missing = tuple(t for t in TIERS if t not in by_tier)
@@ -377,11 +623,9 @@ def _exclusion(sample_id: str, epoch: int, by_tier: dict[str, dict], verdict: st
     return None
 
 
-def load_pairs(
-    paths: list[str | Path], verdict: str | Verdict = Verdict.AUTO
-) -> tuple[list[LogHeader], list[str], pd.DataFrame, list[ComparisonPairs]]:
-    """Find, validate, read and pair the logs under ``paths``: (headers, skipped other-task
-    logs, one row per arm, comparisons)."""
-    headers, skipped = read_headers(find_log_files(paths))
-    arms = read_arms(headers)
-    return headers, skipped, arms, pair_arms(arms, headers, verdict)
+def load_pairs(paths: list[str | Path], verdict: str | Verdict = Verdict.AUTO, allow_mismatch: bool = False) -> LoadedLogs:
+    """Find, validate, read and pair the logs under ``paths``."""
+    files, superseded = drop_superseded(find_log_files(paths))
+    headers, skipped = read_headers(files)
+    headers, arms = read_arms(headers)
+    return LoadedLogs(headers, skipped, superseded, arms, pair_arms(arms, headers, verdict, allow_mismatch))
