@@ -189,9 +189,11 @@ class Mismatch:
     values: dict[str, Any]  # log file name -> its value
     detail: str = ""  # for the dataset: which ids differ
 
-    def describe(self) -> str:
-        values = ", ".join(f"{log} {json.dumps(value, default=str)}" for log, value in self.values.items())
-        return f"{self.field} differs ({values}){f'; {self.detail}' if self.detail else ''}"
+    def describe(self, with_logs: bool = True) -> str:
+        """'max_tokens differs: 2048 (a.eval) vs 512 (b.eval)'; without the log names when the
+        sentence has named them already, in the same order."""
+        values = " vs ".join(json.dumps(v, default=str) + (f" ({log})" if with_logs else "") for log, v in self.values.items())
+        return f"{self.field} differs: {values}{f' ({self.detail})' if self.detail else ''}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"comparison": self.comparison, "field": self.field, "values": list(self.values.values()), "logs": list(self.values), "detail": self.detail}
@@ -333,22 +335,29 @@ def _decoding(config: Any) -> dict[str, Any]:
     return {k: v for k, v in config.model_dump(exclude_none=True).items() if k not in OPERATIONAL_CONFIG}
 
 
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted fields, so a mismatch names the one setting that differs."""
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
 def run_setup(log: EvalLog, names: dict[str, str]) -> dict[str, dict[str, Any]]:
     """What must match between two arms' logs for their verdicts to be comparable: the decoding
     (the task's generate config overridden by the eval's, and the model args), and for each
-    verdict kind its scorer (name, options, package version) and, for the judge, the judge model,
-    its generate config and vote settings."""
-    decoding = {**_decoding(log.plan.config), **_decoding(effective_generate_config(log))}
-    decoding["model_args"] = log.eval.model_args
+    verdict kind its scorer (options, package version) and, for the judge, the judge model, its
+    generate config and vote settings. Fields are dotted (``judge_votes.votes``)."""
+    decoding = {**_decoding(log.plan.config), **_decoding(effective_generate_config(log)), "model_args": log.eval.model_args}
     scorers = {_short_task(s.name): s for s in (log.eval.scorers or [])}
     version = (log.eval.packages or {}).get(PACKAGE)
-    setup = {"decoding": decoding}
+    setup = {"decoding": _flat(decoding)}
     for kind, name in names.items():
         scorer = scorers.get(name)
-        setup[kind] = {
-            "scorer_version": version,
-            f"{kind}_scorer": {"options": scorer.options, "metadata": scorer.metadata} if scorer else None,
-        }
+        setup[kind] = {"scorer_version": version, f"{kind}_scorer": {"options": scorer.options, "metadata": scorer.metadata} if scorer else None}
     verdicts = (log.eval.metadata or {}).get("verdicts") or {}
     role = (log.eval.model_roles or {}).get("judge")
     setup["judge"].update(
@@ -358,7 +367,7 @@ def run_setup(log: EvalLog, names: dict[str, str]) -> dict[str, dict[str, Any]]:
             "judge_votes": verdicts.get("compliance_judge"),
         }
     )
-    return setup
+    return {group: _flat(fields) for group, fields in setup.items()}
 
 
 def read_header(path: str) -> LogHeader:
@@ -597,9 +606,11 @@ def pair_arms(
                 Pair(sample_id, epoch, training.verdict(chosen), deployment.verdict(chosen), training.metadata, deployment.metadata)
             )
         comparisons.append(comparison)
-    mismatches = [(c, m) for c in comparisons for m in c.mismatches]
-    if mismatches and not allow_mismatch:
-        listing = "; ".join(f"{c.key.label()} ({', '.join(Path(p).name for p in c.logs)}): {m.describe()}" for c, m in mismatches)
+    if not allow_mismatch and any(c.mismatches for c in comparisons):
+        listing = "; ".join(
+            f"{c.key.label()} ({' vs '.join(Path(p).name for p in c.logs)}): {'; '.join(m.describe(with_logs=False) for m in c.mismatches)}"
+            for c in comparisons if c.mismatches
+        )
         raise LogSetError(
             f"the two arms of a comparison were not run alike: {listing}. Pair only logs run with the same settings "
             "and prompts (re-run one tier), or pass --allow-mismatch to pool them with every difference listed"
