@@ -136,7 +136,7 @@ class ComparisonKey:
         return (self.mode, self.placement, self.variant, self.control)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arm:
     """One arm of one sample as the analysis reads it (from the log's sample summaries)."""
 
