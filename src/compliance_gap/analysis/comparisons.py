@@ -13,9 +13,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..options import choose
 from . import stats
-from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, Arm, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, load_pairs
+from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, arms_table, load_pairs
 
 ORDERS = ("training_first", "deployment_first")
 DEFAULT_TARGET_GAP_PP = 5.0
@@ -69,7 +71,7 @@ class Analysis:
 
     result: dict[str, Any]
     headers: list[LogHeader]
-    arms: list[Arm]
+    arms: pd.DataFrame  # one row per arm read (logs.Arm's fields)
     comparisons: list[ComparisonPairs] = field(default_factory=list)
 
 
@@ -249,5 +251,5 @@ def analyze(paths: list[str | Path], settings: Settings | None = None) -> Analys
         "methods": METHODS,
         "notes": notes,
     }
-    return Analysis(result, loaded.headers, loaded.arms, comparisons)
+    return Analysis(result, loaded.headers, arms_table(loaded.arms), comparisons)
 

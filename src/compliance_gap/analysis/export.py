@@ -80,8 +80,8 @@ def log_units(analysis: Analysis) -> dict[str, list[tuple[str, int]]]:
     """Each log's samples (id, epoch) as the analysis read them, in the log's own order: data set
     order, then epoch."""
     units: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    for arm in analysis.arms:
-        units[arm.log].add((arm.id, arm.epoch))
+    for log, sample_id, epoch in zip(analysis.arms["log"], analysis.arms["id"], analysis.arms["epoch"]):
+        units[log].add((sample_id, epoch))
     ordered = {}
     for header in analysis.headers:
         sample_ids = read_eval_log(header.path, header_only=True).eval.dataset.sample_ids or []

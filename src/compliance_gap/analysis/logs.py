@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import pandas as pd
 from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
 from ..options import Tier, choose
@@ -153,6 +154,12 @@ class Arm:
 
     def verdict(self, kind: str) -> int | None:
         return self.rule if kind == "rule" else self.judge
+
+
+def arms_table(arms: list[Arm]) -> pd.DataFrame:
+    """The arms as a table, one row per arm (object columns: an undecided verdict stays None)."""
+    names = [f.name for f in fields(Arm)]
+    return pd.DataFrame({name: [getattr(arm, name) for arm in arms] for name in names}, columns=names, dtype=object)
 
 
 @dataclass(frozen=True)
