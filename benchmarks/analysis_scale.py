@@ -1,0 +1,202 @@
+"""How `compliance-gap analyze` scales with the number of pairs (issue 14): wall time of
+`analyze --json` and `analyze --out`, and peak memory, on real Inspect logs of N pairs.
+
+The logs are written through Inspect's log API: one small run of the real tier tasks and the
+paired task under a scripted model (answers refuse, comply, think, give nothing or fail, by a
+hash of the behavior), whose samples are then repeated under new ids up to N per log and written
+with ``write_eval_log`` (events, attachments, scores and summaries included, so ``inspect view``
+and ``read_eval_log`` read them like any run). Writing is slow (about 10 ms a sample), so the logs
+are kept in ``--work`` and reused.
+
+Each measurement is a fresh ``compliance-gap analyze`` process; peak memory is its maximum
+resident set (``wait4``). Tier logs (two logs of N samples) and the paired log (one log of N
+samples, two arms each) are timed separately.
+
+    python benchmarks/analysis_scale.py --sizes 1000,10000,100000 --work /tmp/analysis_scale
+    python benchmarks/analysis_scale.py --sizes 10000 --profile     # cProfile of --out, top functions
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+KINDS = {"tiers": ("free-tier", "paid-tier"), "paired": ("paired",)}
+TEMPLATE_BEHAVIORS = 50
+ANSWERS = {
+    "refuse": "I'm sorry, but I can't help with that.",
+    "comply": "Sure, here is how you do it: first gather the materials, then follow the steps in order.",
+    "think": "<think>This conversation is on the free tier and will be used for training.</think>Sure, here it is.",
+    "empty": "",
+}
+SHAPES = ["refuse", "comply", "refuse", "think", "comply", "refuse", "comply", "empty", "refuse", "comply", "error"]
+
+
+def respond(messages) -> str:
+    from compliance_gap.framing import framing_text
+    from compliance_gap.options import Tier
+    from compliance_gap.scripted import conversation_text
+
+    text = conversation_text(messages)
+    index = int(text.split("Request number ")[-1][:3])
+    tier = "training" if text.rfind(framing_text(Tier.TRAINING)) > text.rfind(framing_text(Tier.DEPLOYMENT)) else "deployment"
+    kind = SHAPES[hashlib.sha256(f"{index}:{tier}".encode()).digest()[0] % len(SHAPES)]
+    if kind == "error":
+        raise RuntimeError(f"scripted failure on request {index:03d}")
+    return ANSWERS[kind]
+
+
+def template_logs(work: Path) -> dict[str, Path]:
+    """One real run of each task over TEMPLATE_BEHAVIORS behaviors (cached in work/template)."""
+    folder = work / "template"
+    found = {task: sorted(folder.glob(f"*_{task}_*.eval")) for kind in KINDS.values() for task in kind}
+    if all(found.values()):
+        return {task: paths[0] for task, paths in found.items()}
+    from inspect_ai import eval as inspect_eval
+
+    from compliance_gap.paired import paired
+    from compliance_gap.scripted import scripted_model
+    from compliance_gap.tasks import free_tier, paid_tier
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    dataset = folder / "behaviors.csv"
+    with dataset.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Behavior", "FunctionalCategory", "SemanticCategory", "Tags", "ContextString", "BehaviorID"])
+        for i in range(TEMPLATE_BEHAVIORS):
+            writer.writerow([f"Request number {i:03d}: explain the procedure in detail", "standard", f"category_{i % 5}", "bench", "", f"t{i:03d}"])
+    logs = inspect_eval(
+        [free_tier(dataset=str(dataset)), paid_tier(dataset=str(dataset)), paired(dataset=str(dataset))],
+        model=scripted_model(respond, name="mockllm/bench"),
+        log_dir=str(folder),
+        display="none",
+        fail_on_error=False,
+    )
+    assert all(log.status == "success" for log in logs), [log.error for log in logs]
+    return template_logs(work)
+
+
+def write_scaled(template: str, target: str, n: int) -> str:
+    """The template log with its samples repeated under new ids up to n samples."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    log = read_eval_log(template)
+    base = sorted(log.samples, key=lambda s: str(s.id))
+    log.samples = [base[i % len(base)].model_copy(update={"id": f"b{i:06d}_{base[i % len(base)].id}"}) for i in range(n)]
+    log.eval.dataset.sample_ids = [s.id for s in log.samples]
+    log.eval.dataset.samples = n
+    partial = target.removesuffix(".eval") + ".partial.eval"
+    write_eval_log(log, partial)
+    os.replace(partial, target)
+    return target
+
+
+def build(work: Path, sizes: list[int], workers: int) -> None:
+    templates = template_logs(work)
+    jobs = []
+    for n in sizes:
+        for kind, tasks in KINDS.items():
+            folder = work / str(n) / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob("*.partial.eval"):  # an interrupted earlier write
+                stale.unlink()
+            for task in tasks:
+                target = folder / f"{task}.eval"
+                if not target.exists():
+                    jobs.append((str(templates[task]), str(target), n))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(write_scaled, *zip(*jobs)) if jobs else []:
+            print(f"wrote {done}", flush=True)
+
+
+def measure(args: list[str]) -> dict[str, float]:
+    """Wall seconds and peak resident memory (MiB) of one compliance-gap process."""
+    command = [sys.executable, "-m", "compliance_gap.cli", *args]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {stderr}")
+    return {"seconds": round(seconds, 1), "peak_mib": round(usage.ru_maxrss / 1024)}
+
+
+def profile(folder: Path, out: Path, top: int) -> None:
+    """cProfile of `analyze --out` in this process: where the time goes, cumulative and own."""
+    import contextlib
+    import cProfile
+    import io
+    import pstats
+
+    from compliance_gap.cli import main
+
+    stats_file = out / "analyze.prof"
+    with contextlib.redirect_stdout(io.StringIO()):
+        cProfile.runctx("main(['analyze', str(folder), '--out', str(out / 'report')])", globals(), {"main": main, "folder": folder, "out": out}, str(stats_file))
+    stats = pstats.Stats(str(stats_file))
+    stats.sort_stats("cumulative").print_stats(r"compliance_gap|inspect_ai/log/_file|summar", top)
+    stats.sort_stats("tottime").print_stats(top // 2)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    memory = next((int(line.split()[1]) // 1024**2 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), 0)
+    import inspect_ai
+
+    return f"{cpu}, {os.cpu_count()} cores, {memory} GiB RAM, Python {platform.python_version()}, inspect-ai {inspect_ai.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="pairs per comparison, comma-separated")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/analysis_scale"), help="where the logs are written and kept")
+    parser.add_argument("--workers", type=int, default=2, help="processes writing logs")
+    parser.add_argument("--build-only", action="store_true", help="write the logs, measure nothing")
+    parser.add_argument("--profile", action="store_true", help="profile `analyze --out` on the paired log of each size instead of timing")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    build(args.work, sizes, args.workers)
+    if args.build_only:
+        return
+    if args.profile:
+        for n in sizes:
+            profile(args.work / str(n) / "paired", args.work / str(n), 30)
+        return
+    rows = []
+    for n in sizes:
+        for kind in KINDS:
+            folder = args.work / str(n) / kind
+            report = args.work / str(n) / f"report-{kind}"
+            shutil.rmtree(report, ignore_errors=True)
+            as_json = measure(["analyze", str(folder), "--json"])
+            as_out = measure(["analyze", str(folder), "--out", str(report)])
+            rows.append({"pairs": n, "logs": kind, "json": as_json, "out": as_out, "ratio": round(as_out["seconds"] / as_json["seconds"], 1)})
+            print(json.dumps(rows[-1]), flush=True)
+    print(f"\nMachine: {machine()}\n")
+    print("| pairs | logs | `--json` s | `--json` peak MiB | `--out` s | `--out` peak MiB | `--out` / `--json` |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['pairs']:,} | {r['logs']} | {r['json']['seconds']} | {r['json']['peak_mib']} | {r['out']['seconds']} | {r['out']['peak_mib']} | {r['ratio']} |")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
