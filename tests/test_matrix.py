@@ -258,3 +258,21 @@ def test_a_failing_model_stops_the_run_with_its_error_and_the_rerun_keeps_finish
     healthy = Scripted()
     assert run_matrix(options_for(healthy, tmp_path, modes=["standard"], limit=3)) == 0
     assert healthy.behaviors and not finished & set(healthy.behaviors)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--models", ","], "no models: pass --models"), (["--models", "qwen2.5-7b", "--modes", ","], "no modes: pass --modes")],
+)
+def test_run_command_rejects_empty_lists(flags, message, capsys):
+    assert cli.main(["run", *flags, "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ctrl_c_outside_an_eval_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("compliance_gap.matrix.describe", interrupted)  # Ctrl-C while the plan is printed
+    assert cli.main(["run", "--models", "qwen2.5-7b"]) == 130
+    assert capsys.readouterr().err.strip() == "compliance-gap run: interrupted"

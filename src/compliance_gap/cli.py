@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"compliance-gap {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside an eval (run and quant-check say how to resume)
+        print(f"compliance-gap {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
