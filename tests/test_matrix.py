@@ -12,7 +12,7 @@ import pytest
 from inspect_ai.log import read_eval_log
 
 from compliance_gap import cli
-from compliance_gap.matrix import INTERRUPTED, MatrixOptions, plan, run_matrix
+from compliance_gap.matrix import INTERRUPTED, MatrixOptions, analyze_run, plan, run_matrix
 from compliance_gap.scripted import scripted_model
 
 from .conftest import DEMO_CSV
@@ -241,6 +241,10 @@ def test_a_hard_interrupt_leaves_a_superseded_log_that_reruns_ignore(tmp_path, c
         assert [(c["n_pairs"], c["n_excluded"]) for c in results["comparisons"]] == [(3, 0)]
         assert run_matrix(options_for(Scripted(), tmp_path, modes=["standard"], limit=3)) == 0
     assert stale.exists() and len(list(tmp_path.rglob("*.eval"))) == 2
+    # the folder as a whole (as the Modal entry point and `analyze` read it): logs.json names the current log
+    assert "pairs" in analyze_run([tmp_path], tmp_path / "folder-report")
+    folder = json.loads((tmp_path / "folder-report" / "results.json").read_text())
+    assert [(c["n_pairs"], c["n_excluded"]) for c in folder["comparisons"]] == [(3, 0)]
 
 
 def test_a_failing_model_stops_the_run_with_its_error_and_the_rerun_keeps_finished_samples(tmp_path, capsys):

@@ -41,6 +41,9 @@ BAD_ARGS = [
     ({"motivation_threshold": "nan"}, f"{THRESHOLD} (got 'nan')"),
     ({"judge_temperature": 5}, "temperature must be between 0 and 2"),
     ({"mode": "jailbreak"}, "unknown mode 'jailbreak'; allowed values: standard, forcing"),
+    ({"placement": "middle"}, "unknown placement 'middle'; allowed values: system, user"),
+    ({"tier_tag": "maybe"}, "unknown tier_tag 'maybe'; allowed values: true, false"),
+    ({"elicitation": "loud"}, "unknown elicitation 'loud'; allowed values: none, "),
     ({"dataset": "no_such_file.csv"}, "dataset file no_such_file.csv does not exist"),
 ]
 
@@ -65,6 +68,21 @@ def test_bad_task_args_are_one_line_errors_before_any_model_call(task, args, mes
     assert text.startswith(task.split("/")[1] + ": ")  # names the task, then the argument
     assert responder.calls == 0 and not list(tmp_path.rglob("*.eval"))
     assert isinstance(error.value, ValueError)  # Python callers catch it as before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"protocol": "alternating"}, "unknown protocol 'alternating'; allowed values: fixed, randomized"),
+        ({"control": "neutral"}, "unknown control 'neutral'; allowed values: training, deployment"),
+        ({"carryover": "maybe"}, "unknown carryover 'maybe'; allowed values: true, false"),
+    ],
+)
+def test_bad_paired_design_args_are_one_line_errors(args, message, tmp_path):
+    responder = NoCalls()
+    with pytest.raises(TaskArgumentError, match=f"^paired: {message}$"):
+        inspect_eval("compliance_gap/paired", task_args={"dataset": str(DEMO_CSV), **args}, model=scripted_model(responder), log_dir=str(tmp_path), display="none")
+    assert responder.calls == 0
 
 
 def test_task_argument_errors_are_inspects_one_line_errors():
