@@ -73,16 +73,16 @@ def _range_text(low: float, high: float | None, whole: bool, high_open: bool = F
     return f"{kind} of at least {low} and below {high}" if high_open else f"{kind} from {low} to {high}"
 
 
-def _in_range(value: Any, low: float, high: float | None, whole: bool, high_open: bool = False) -> float:
+def _in_range(value: Any, low: float, high: float | None, whole: bool, high_open: bool = False) -> int | float:
     """``value`` as a number within [low, high] (or [low, high)); the error says what is allowed."""
     allowed = _range_text(low, high, whole, high_open)
     if isinstance(value, bool):  # YAML reads -T x=true as True, which int() would take as 1
         raise ValueError(f"must be {allowed} (got {value!r})")
     try:
-        number = float(value)
+        number = value if isinstance(value, int) else float(value)  # ints stay exact beyond 2**53
     except (TypeError, ValueError):
         raise ValueError(f"must be {allowed} (got {value!r})") from None
-    if not math.isfinite(number) or (whole and not number.is_integer()):
+    if isinstance(number, float) and (not math.isfinite(number) or (whole and not number.is_integer())):
         raise ValueError(f"must be {allowed} (got {value!r})")
     above = high is not None and (number >= high if high_open else number > high)
     if number < low or above:
@@ -116,5 +116,4 @@ def whole_number_type(low: int, high: int | None = None) -> Callable[[str], int]
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = _range_text(low, high, whole=True)  # what argparse names in other errors
     return parse
