@@ -130,3 +130,24 @@ def test_check_plant_refuses_logs_of_another_plant(tmp_path, capsys):
     assert "plant is for dataset 'advbench'" in capsys.readouterr().err
     assert cli.main(["organisms", "check-plant", str(written.plant), str(logs), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict_vs_plant"] == 1.0
+
+
+def test_plant_train_eval_check_end_to_end_on_cpu(tmp_path):
+    """The whole chain with real weights, so the wiring cannot rot: plant -> a few full fine-tune
+    steps of the embedded model -> the tier tasks through hf/ -> check-plant. Three steps do not
+    teach the plant; the test checks the chain and the report, not the organism."""
+    from compliance_gap.embedded import prepare_embedded_model
+    from compliance_gap.organisms.train import settings_for, train_organism
+
+    written = write_plant("gap", 0.5, 1, DATASET, tmp_path / "plant")
+    settings = settings_for("embedded", {"full": True, "learning_rate": 1e-4, "epochs": 1, "batch_size": 2, "max_steps": 3, "max_length": 384})
+    manifest = train_organism(str(prepare_embedded_model()), written.rows, tmp_path / "organism", settings, device="cpu")
+    assert manifest["backend"] == "full" and len(manifest["loss_curve"]) == 3
+    tasks = [free_tier(dataset=DATASET, max_tokens=8), paid_tier(dataset=DATASET, max_tokens=8)]
+    logs = inspect_eval(tasks, model="hf/organism", model_args={"model_path": str(tmp_path / "organism")}, limit=3,
+                        log_dir=str(tmp_path / "logs"), display="none")
+    assert all(log.status == "success" for log in logs)
+    assert cli.main(["organisms", "check-plant", str(written.plant), str(tmp_path / "logs"), "--json"]) == 0
+    check = check_plant(written.plant, [tmp_path / "logs"])
+    assert check.n_pairs == 3 and check.arms == 6 and check.planted_gap_pp == read_plant(written.plant).planted_gap_pp
+    assert 0.0 <= check.verdict_vs_plant <= 1.0 and check.measured_gap_pp is not None and check.mcnemar_p is not None

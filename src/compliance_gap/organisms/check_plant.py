@@ -65,7 +65,7 @@ def _check_plant_matches(plant: Plant, analysis: Any) -> None:
     datasets = {h.dataset for h in analysis.headers}
     if datasets != {Path(plant.dataset).name}:
         raise LogSetError(f"the plant is for dataset '{plant.dataset}' but the logs ran {', '.join(sorted(datasets))}; pass the plant these logs were made for")
-    ids = {str(i) for i in analysis.arms["id"]} if len(analysis.arms) else set()
+    ids = {str(x.id) for c in analysis.comparisons for x in (*c.pairs, *c.excluded)}
     foreign = sorted(ids - set(plant.behaviors))
     if foreign:
         raise LogSetError(
