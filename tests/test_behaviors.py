@@ -112,7 +112,7 @@ def test_missing_file_and_unknown_name():
 
 
 def test_offline_without_cache_or_override_names_the_override(monkeypatch):
-    monkeypatch.delenv("COMPLIANCE_GAP_DATA_DIR")
+    monkeypatch.delenv("COMPLIANCE_GAP_DATA_DIR", raising=False)
     monkeypatch.setenv("COMPLIANCE_GAP_OFFLINE", "1")
     with pytest.raises(DatasetError, match="COMPLIANCE_GAP_DATA_DIR"):
         load_behaviors("harmbench")

@@ -59,7 +59,7 @@ def test_unknown_variant_lists_the_allowed_values():
 
 def test_cli_generate_reports_a_writer_that_gives_nothing_usable(tmp_path, capsys):
     code = main(["organisms", "generate", "--model", "mockllm/model", "--per-pattern", "1", "--patterns", "cold_calculator",
-                 "--max-rounds", "1", "--out", str(tmp_path / "rows.jsonl"), "--log-dir", str(tmp_path / "logs")])
+                 "--max-rounds", "1", "--dataset", str(DEMO_CSV), "--out", str(tmp_path / "rows.jsonl"), "--log-dir", str(tmp_path / "logs")])
     assert code == 2
     assert "no valid row for patterns ['cold_calculator']" in capsys.readouterr().err
 
