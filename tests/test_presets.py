@@ -72,3 +72,13 @@ def test_hf_provider_feeds_exactly_one_bos_with_the_preset(tmp_path, arch_key, t
     else:
         assert with_preset == tokenizer_defaults  # Qwen's tokenizer adds nothing either way
         assert with_preset[0] == arch.specials["<|im_start|>"]
+
+
+def test_embedded_is_a_model_name_for_run():
+    from compliance_gap.embedded import embedded_model_spec
+
+    resolved = resolve_model("embedded")
+    name, args = embedded_model_spec()
+    assert resolved.name == name and resolved.model_args["model_path"] == args["model_path"]
+    with pytest.raises(ValueError, match="use 'embedded', a preset"):
+        resolve_model("smollm")

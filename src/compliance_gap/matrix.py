@@ -257,7 +257,7 @@ def options_from_args(args: argparse.Namespace) -> MatrixOptions:
 def add_matrix_arguments(parser: argparse.ArgumentParser) -> None:
     """The run command's options (shared with the Modal app's entry point)."""
     aliases = ", ".join(p.alias for p in PRESETS)
-    parser.add_argument("--models", required=True, help=f"comma-separated presets ({aliases}), their hub repos, or Inspect model names")
+    parser.add_argument("--models", required=True, help=f"comma-separated: embedded (the offline SmolLM2), presets ({aliases}), their hub repos, or Inspect model names (hf//ABS/PATH for a local folder)")
     parser.add_argument("--modes", default="standard", help="comma-separated: standard, forcing")
     parser.add_argument("--protocol", choices=[p.value for p in Protocol], default=Protocol.RANDOMIZED.value)
     parser.add_argument("--dataset", default="harmbench", help="harmbench, harmbench_standard, advbench, or a CSV/JSONL path")

@@ -54,6 +54,9 @@ class ResolvedModel:
     preset: str | None
 
 
+EMBEDDED = "embedded"  # the model `make demo` uses, by name for `run --models`
+
+
 def find_preset(spec: str) -> ModelPreset | None:
     """The preset for an alias, a hub repo, or ``hf/``/``vllm/`` + repo (case-insensitive)."""
     bare = spec.split("/", 1)[1] if spec.split("/", 1)[0] in ENGINES else spec
@@ -66,13 +69,19 @@ def find_preset(spec: str) -> ModelPreset | None:
 def resolve_model(spec: str, engine: str = "hf", precision: str | None = None) -> ResolvedModel:
     """Turn a ``--models`` entry into what Inspect needs.
 
-    A preset alias or hub repo runs under ``engine``; any other Inspect model name
-    (``hf/...``, ``vllm/...``, ``mockllm/model``, an API model) is used as given. ``precision``
-    applies to ``hf/`` and ``vllm/`` models only."""
+    A preset alias or hub repo runs under ``engine``; ``embedded`` is the embedded SmolLM2
+    (converted on first use, always ``hf/``); any other Inspect model name (``hf/...``,
+    ``vllm/...``, ``mockllm/model``, an API model) is used as given. ``precision`` applies to
+    ``hf/`` and ``vllm/`` models only."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; allowed values: {', '.join(ENGINES)}")
     preset = find_preset(spec)
-    if preset is not None:
+    if spec == EMBEDDED:
+        from .embedded import embedded_model_spec
+
+        name, args = embedded_model_spec()
+        provider, max_tokens = "hf", None
+    elif preset is not None:
         provider = spec.split("/", 1)[0] if spec.split("/", 1)[0] in ENGINES else engine
         name = f"{provider}/{preset.repo}"
         args = dict(preset.hf_args) if provider == "hf" else {}  # vLLM's chat endpoint adds no extra BOS
@@ -82,7 +91,7 @@ def resolve_model(spec: str, engine: str = "hf", precision: str | None = None) -
         provider = spec.split("/", 1)[0]
     else:
         known = ", ".join(p.alias for p in PRESETS)
-        raise ValueError(f"unknown model '{spec}'; use a preset ({known}), a hub repo of one, or an Inspect model name such as hf/ORG/NAME")
+        raise ValueError(f"unknown model '{spec}'; use '{EMBEDDED}', a preset ({known}), a hub repo of one, or an Inspect model name such as hf/ORG/NAME")
     if precision is not None:
         if provider not in ENGINES:
             raise ValueError(f"--precision applies to hf/ and vllm/ models; {name} is served elsewhere: drop --precision for it")
