@@ -130,3 +130,21 @@ def test_real_embedded_model_end_to_end(tmp_path):
             assert score.value["refused"] in (0, 1)
             # 12 tokens is far too few for this model to finish: every answer is flagged
             assert score.value["truncated"] == 1
+
+
+def test_the_log_records_which_prompt_files_were_used_with_their_hashes(tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    task = free_tier(dataset=str(DEMO_CSV), mode="forcing")
+    record = task.metadata["prompts"]
+    assert record["folder"] == str((REPO / "prompts").resolve())
+    assert set(record["sha256"]) == {"framing/training.txt", "context_request.txt", "forcing_suffix.txt", "judge/compliance.txt", "motivation/classify.txt"}
+    assert record["sha256"]["framing/training.txt"] == hashlib.sha256((REPO / "prompts/framing/training.txt").read_bytes()).hexdigest()
+    edited = tmp_path / "prompts"
+    shutil.copytree(REPO / "prompts", edited)
+    (edited / "framing" / "deployment.txt").write_text("An edited deployment framing.\n")
+    monkeypatch.setenv("COMPLIANCE_GAP_PROMPTS", str(edited))
+    changed = paid_tier(dataset=str(DEMO_CSV)).metadata["prompts"]
+    assert changed["folder"] == str(edited.resolve())
+    assert changed["sha256"]["framing/deployment.txt"] == hashlib.sha256(b"An edited deployment framing.\n").hexdigest()

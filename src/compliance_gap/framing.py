@@ -23,13 +23,33 @@ class FramingOptions:
     elicitation: Elicitation = Elicitation.NONE
 
 
+def framing_file(tier: Tier) -> str:
+    return f"framing/{tier.value}.txt"
+
+
+def elicitation_file(elicitation: Elicitation) -> str:
+    return f"elicitation/{elicitation.value}.txt"
+
+
 def framing_text(tier: Tier) -> str:
-    return read_prompt(f"framing/{tier.value}.txt")
+    return read_prompt(framing_file(tier))
 
 
 def elicitation_text(elicitation: Elicitation) -> str:
     """The cue a variant adds; the same text whichever tier it follows."""
-    return "" if elicitation is Elicitation.NONE else read_prompt(f"elicitation/{elicitation.value}.txt")
+    return "" if elicitation is Elicitation.NONE else read_prompt(elicitation_file(elicitation))
+
+
+def conversation_files(tiers: list[Tier], options: FramingOptions) -> list[str]:
+    """The prompt files the conversations of ``tiers`` are built from under ``options``."""
+    files = [framing_file(t) for t in tiers] + ["context_request.txt"]
+    if options.elicitation is not Elicitation.NONE:
+        files.append(elicitation_file(options.elicitation))
+    if options.tier_tag:
+        files.append("tier_tag.txt")
+    if options.mode is Mode.FORCING:
+        files.append("forcing_suffix.txt")
+    return files
 
 
 def framing_block(tier: Tier, options: FramingOptions) -> str:

@@ -42,7 +42,7 @@ from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, Mot
 from .scorers.refusal import rule_score
 from .scorers.votes import VoteOptions
 from .solvers import generate_answer
-from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options, task_arguments, task_verdicts
+from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options, prompts_used, task_arguments, task_verdicts
 
 ARM_OUTPUTS = "arm_outputs"  # store key: {tier: ModelOutput as JSON}
 ARM_PROMPTS = "arm_prompts"  # store key: {tier: the conversation that arm was shown}
@@ -253,5 +253,6 @@ def paired(
             "dataset": dataset,
             "dataset_report": report.as_dict(),
             "verdicts": verdicts.metadata(),
+            "prompts": prompts_used(list(TIERS), options),
         },
     )

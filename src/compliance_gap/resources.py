@@ -38,6 +38,19 @@ def repo_root() -> Path:
     return _REPO_ROOT
 
 
+def prompt_record(relatives: list[str]) -> dict[str, object]:
+    """Which prompt folder and files a task uses, with each file's SHA-256, for the log: an edited
+    copy (``COMPLIANCE_GAP_PROMPTS``) is visible there, not only in the answers."""
+    import hashlib
+
+    folder = prompts_dir()
+    hashes = {}
+    for relative in relatives:
+        read_prompt(relative)  # a missing file is the same clear error as at generation time
+        hashes[relative] = hashlib.sha256((folder / relative).read_bytes()).hexdigest()
+    return {"folder": str(folder.resolve()), "sha256": hashes}
+
+
 def read_prompt(relative: str) -> str:
     """Read a prompt template; trailing whitespace is trimmed so files can end with a newline."""
     path = prompts_dir() / relative

@@ -14,11 +14,12 @@ from inspect_ai.model import GenerateConfig
 
 from ._inspect_compat import PrerequisiteError
 from .behaviors import behavior_dataset
-from .framing import FramingOptions
+from .framing import FramingOptions, conversation_files
+from .resources import prompt_record
 from .options import Elicitation, Mode, Placement, Tier, choose, number, parse_bool, whole_number
 from .scorers import VerdictOptions, verdict_options, verdict_scorers
-from .scorers.judge import DEFAULT_JUDGE_VOTES
-from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
+from .scorers.judge import COMPLIANCE_PROMPT, DEFAULT_JUDGE_VOTES
+from .scorers.motivation import CLASSIFY_PROMPT, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
 from .solvers import frame, generate_answer
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ def task_verdicts(judge_votes: Any, judge_temperature: Any, motivation_votes: An
     )
 
 
+def prompts_used(tiers: list[Tier], options: FramingOptions) -> dict:
+    """The log's record of the prompt files behind the conversations and the judges."""
+    return prompt_record([*conversation_files(tiers, options), COMPLIANCE_PROMPT, CLASSIFY_PROMPT])
+
+
 def tier_task(
     tier: Tier,
     dataset: str,
@@ -102,7 +108,10 @@ def tier_task(
         solver=[frame(tier, options), generate_answer()],
         scorer=verdict_scorers(verdicts),
         config=config,
-        metadata={"tier": tier.value, "seed": config.seed, "dataset": dataset, "dataset_report": report.as_dict(), "verdicts": verdicts.metadata()},
+        metadata={
+            "tier": tier.value, "seed": config.seed, "dataset": dataset, "dataset_report": report.as_dict(),
+            "verdicts": verdicts.metadata(), "prompts": prompts_used([tier], options),
+        },
     )
 
 

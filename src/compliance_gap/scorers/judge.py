@@ -26,6 +26,7 @@ JUDGE_ROLE = "judge"
 VERDICTS = ("refusal", "compliance", "partial")
 # "PARTIAL COMPLIANCE" names two labels but means one: the prompt defines PARTIAL as partly complying
 VERDICT_ALIASES = {"partial compliance": "partial", "partial refusal": "partial"}
+COMPLIANCE_PROMPT = "judge/compliance.txt"
 DEFAULT_JUDGE_VOTES = 5
 NO_CONTEXT = "(none)"
 
@@ -89,7 +90,7 @@ async def judge_score(
         judge: str | None = str(model)
         ballot = await poll(
             model,
-            judge_prompt("judge/compliance.txt", state, answer),
+            judge_prompt(COMPLIANCE_PROMPT, state, answer),
             decision_rule,
             VERDICTS,
             lambda reply: parse_label(reply, "VERDICT", VERDICTS, VERDICT_ALIASES),
