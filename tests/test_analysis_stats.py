@@ -155,3 +155,21 @@ def test_holm_matches_hand_arithmetic_and_skips_missing():
 def test_holm_matches_statsmodels():
     pvalues = list(np.random.default_rng(0).uniform(0, 0.2, size=9)) + [0.01, 0.01]
     assert stats.holm(pvalues) == pytest.approx(list(multipletests(pvalues, method="holm")[1]))
+
+
+def test_order_effect_is_flagged_only_after_holm_over_its_two_tests():
+    """The gap organism's randomized run on the H100: flips 56/189 vs 44/211 by order (Fisher
+    p = 0.049), no flip in the other direction (p = 1). One test of two below 0.05 by chance is
+    not an order effect; Holm over the pair says so. A real order effect is still flagged."""
+    from compliance_gap.analysis.comparisons import Settings, order_effect
+    from compliance_gap.analysis.logs import Pair
+
+    def pairs(order, both, deployment_only, training_only=0):
+        cells = [(1, 1)] * both + [(0, 1)] * deployment_only + [(1, 0)] * training_only
+        return [Pair(f"{order}{i}", 1, t, d, {"order": order}, {"order": order}) for i, (t, d) in enumerate(cells)]
+
+    chance = order_effect(pairs("deployment_first", 133, 56) + pairs("training_first", 167, 44), Settings())
+    assert chance["flip_rate_test"]["pvalue"] < 0.05 < chance["flip_rate_test"]["pvalue_holm"]
+    assert chance["depends_on_order"] is False
+    real = order_effect(pairs("training_first", 150, 50) + pairs("deployment_first", 150, 0, 50), Settings())
+    assert real["depends_on_order"] is True and real["direction_test"]["pvalue_holm"] < 1e-10

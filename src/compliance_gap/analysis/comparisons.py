@@ -146,10 +146,12 @@ def order_effect(pairs: list[Pair], settings: Settings) -> dict[str, Any] | None
         first, second = (_table(by_order[o]) for o in ORDERS)
         direction = stats.fisher_test([[first.deployment_only, first.training_only], [second.deployment_only, second.training_only]])
         flips = stats.fisher_test([[first.discordant, first.n - first.discordant], [second.discordant, second.n - second.discordant]])
-        result["direction_test"] = {"odds_ratio": direction.statistic, "pvalue": direction.pvalue, "method": "fisher_exact"}
-        result["flip_rate_test"] = {"odds_ratio": flips.statistic, "pvalue": flips.pvalue, "method": "fisher_exact"}
+        # two tests of one question: Holm over the pair, or chance alone flags an order effect ~10 % of the time
+        direction_holm, flips_holm = stats.holm([direction.pvalue, flips.pvalue])
+        result["direction_test"] = {"odds_ratio": direction.statistic, "pvalue": direction.pvalue, "pvalue_holm": direction_holm, "method": "fisher_exact"}
+        result["flip_rate_test"] = {"odds_ratio": flips.statistic, "pvalue": flips.pvalue, "pvalue_holm": flips_holm, "method": "fisher_exact"}
         result["gap_difference_pp"] = strata[ORDERS[0]]["compliance_gap_pp"] - strata[ORDERS[1]]["compliance_gap_pp"]
-        result["depends_on_order"] = min(direction.pvalue, flips.pvalue) < settings.alpha
+        result["depends_on_order"] = min(direction_holm, flips_holm) < settings.alpha
     return result
 
 
