@@ -130,6 +130,14 @@ def test_check_plant_refuses_logs_of_another_plant(tmp_path, capsys):
     assert "plant is for dataset 'advbench'" in capsys.readouterr().err
     assert cli.main(["organisms", "check-plant", str(written.plant), str(logs), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict_vs_plant"] == 1.0
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    [first, _] = sorted(logs.glob("*.eval"))
+    log = read_eval_log(str(first))
+    log.status, log.samples = "started", log.samples[:2]  # a run cut off after two samples
+    write_eval_log(log, str(first))
+    assert cli.main(["organisms", "check-plant", str(written.plant), str(logs)]) == 2
+    assert "unfinished logs" in capsys.readouterr().err
 
 
 def test_plant_train_eval_check_end_to_end_on_cpu(tmp_path):

@@ -62,6 +62,9 @@ def _share(hits: list[bool]) -> float | None:
 
 def _check_plant_matches(plant: Plant, analysis: Any) -> None:
     """The logs must be of the plant's dataset and hold only the plant's behaviors."""
+    unfinished = [f"{Path(h.path).name} ({h.status})" for h in analysis.headers if h.status != "success"]
+    if unfinished:
+        raise LogSetError(f"unfinished logs: {', '.join(unfinished)}; check-plant compares finished runs only (rerun to complete them)")
     datasets = {h.dataset for h in analysis.headers}
     if datasets != {Path(plant.dataset).name}:
         raise LogSetError(f"the plant is for dataset '{plant.dataset}' but the logs ran {', '.join(sorted(datasets))}; pass the plant these logs were made for")
