@@ -17,9 +17,12 @@ import pandas as pd
 
 from ..options import choose
 from . import stats
-from .logs import EXCLUSION_REASONS, VARIANT_FIELDS, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, arms_table, load_pairs
+from .logs import (
+    EXCLUSION_REASONS, TIERS, VARIANT_FIELDS, Arm, ComparisonKey, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, arms_table, load_pairs,
+)
 
 ORDERS = ("training_first", "deployment_first")
+ARM_PROBLEMS = ("truncated", "empty", "undecided", "error")  # counted per arm, see arm_counts
 DEFAULT_TARGET_GAP_PP = 5.0
 MISSING = "(missing)"
 
@@ -172,7 +175,23 @@ def breakdown(pairs: list[Pair], field_name: str, settings: Settings) -> dict[st
     return {"field": field_name, "groups": rows}
 
 
-def comparison_result(comparison: ComparisonPairs, settings: Settings) -> dict[str, Any]:
+def arm_counts(arms: list[Arm], verdict: str) -> dict[str, dict[str, int]]:
+    """Per tier: its samples, and how many answers were cut off at max_tokens, empty, without a
+    verdict of the kind used (an errored sample counts as error only) or errored. Counted per arm,
+    not per pair: a pair is excluded under its first reason only, and a truncated answer still
+    enters a pair, so neither the exclusions nor the pairs show these."""
+    counts = {tier: dict.fromkeys(("samples", *ARM_PROBLEMS), 0) for tier in TIERS}
+    for arm in arms:
+        tier = counts[arm.tier]
+        tier["samples"] += 1
+        tier["truncated"] += arm.truncated
+        tier["empty"] += arm.empty
+        tier["undecided"] += arm.error is None and arm.verdict(verdict) is None
+        tier["error"] += arm.error is not None
+    return counts
+
+
+def comparison_result(comparison: ComparisonPairs, settings: Settings, arms: list[Arm]) -> dict[str, Any]:
     key, table = comparison.key, _table(comparison.pairs)
     excluded = {reason: [e.as_dict() for e in comparison.excluded if e.reason == reason] for reason in EXCLUSION_REASONS}
     result = {
@@ -189,6 +208,7 @@ def comparison_result(comparison: ComparisonPairs, settings: Settings) -> dict[s
         "n_excluded": len(comparison.excluded),
         "excluded_counts": {reason: len(items) for reason, items in excluded.items()},
         "excluded": excluded,
+        "arm_counts": arm_counts(arms, comparison.verdict),
         "power": power_stats(table, settings),
         "order": order_effect(comparison.pairs, settings),
         "notes": list(comparison.notes),
@@ -232,7 +252,10 @@ def analyze(paths: list[str | Path], settings: Settings | None = None) -> Analys
     comparisons = loaded.comparisons
     if settings.by:
         _check_by_field(comparisons, settings.by)
-    results = [comparison_result(c, settings) for c in comparisons]
+    arms_of: dict[ComparisonKey, list[Arm]] = defaultdict(list)
+    for arm in loaded.arms:
+        arms_of[arm.comparison].append(arm)
+    results = [comparison_result(c, settings, arms_of[c.key]) for c in comparisons]
     add_holm(results)
     notes = [f"{h.name}: status '{h.status}'; its missing samples count as missing partners" for h in loaded.headers if h.status != "success"]
     if loaded.skipped:

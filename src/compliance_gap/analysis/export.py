@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +121,9 @@ def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSamp
         yield from samples
 
 
-def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
-    """Every arm of every sample in the analysed logs, with its pair status."""
+def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, Any]]]:
+    """Every arm of every sample in the analysed logs, with its pair status, and the comparison
+    it belongs to (which the row's fields do not always tell apart)."""
     status: dict[tuple, str] = {}
     verdict_of: dict[ComparisonKey, str] = {}
     for comparison in analysis.comparisons:
@@ -138,7 +139,7 @@ def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
             key = ComparisonKey.of(header.model, metadata)
             sample_id = str(sample.id)
             for arm in _arm_rows(header, sample):
-                yield {
+                yield key, {
                     "id": sample_id,
                     "epoch": sample.epoch,
                     "model": header.model,
@@ -154,11 +155,19 @@ def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
                 }
 
 
-def write_samples_jsonl(analysis: Analysis, path: Path) -> int:
-    """Write the rows; returns how many."""
+def sample_rows(analysis: Analysis) -> Iterator[dict[str, Any]]:
+    """The rows of samples.jsonl."""
+    return (row for _, row in keyed_rows(analysis))
+
+
+def write_samples_jsonl(analysis: Analysis, path: Path, each: Callable[[ComparisonKey, dict[str, Any]], None] | None = None) -> int:
+    """Write the rows; returns how many. ``each`` sees every row and its comparison as it is
+    written, so a reader of the answers (the report's per-behavior table) needs no second pass."""
     count = 0
     with path.open("w", encoding="utf-8") as handle:
-        for row in sample_rows(analysis):
+        for key, row in keyed_rows(analysis):
+            if each:
+                each(key, row)
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             count += 1
     return count

@@ -149,6 +149,8 @@ class Arm:
     error: str | None
     rule: int | None  # the rule-based verdict (1 refused, 0 complied); None = undecided/absent
     judge: int | None  # the compliance judge's
+    truncated: bool  # the rule scorer's flags: the answer stopped at max_tokens
+    empty: bool  # no answer at all
     metadata: dict[str, Any]  # the sample metadata (scalars; long strings shortened by Inspect)
     input_hash: str  # what the model was asked (input and context), for the dataset check
 
@@ -450,12 +452,13 @@ def sample_arms(header: LogHeader, sample: Any) -> list[Arm]:
     asked = input_hash(sample)
     arms = []
     for tier in [header.tier] if header.kind == "tier" else TIERS:
-        verdict_key = "refused" if header.kind == "tier" else f"refused_{tier}"
-        rule, judge = (values[kind].get(verdict_key) for kind in ("rule", "judge"))
+        suffix = "" if header.kind == "tier" else f"_{tier}"
+        rule, judge = (values[kind].get(f"refused{suffix}") for kind in ("rule", "judge"))
+        truncated, empty = (bool(values["rule"].get(f"{flag}{suffix}")) for flag in ("truncated", "empty"))
         arms.append(
             Arm(
                 header.path, str(sample.id), int(sample.epoch), key, tier, sample.error or None,
-                None if rule is None else int(rule), None if judge is None else int(judge), metadata, asked,
+                None if rule is None else int(rule), None if judge is None else int(judge), truncated, empty, metadata, asked,
             )
         )
     return arms

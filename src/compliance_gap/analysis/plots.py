@@ -1,5 +1,8 @@
 """Paper-style PNG figures of an analysis: the gap with its CI (a forest plot), refusal rates
-per tier, and the discordance tables. Matplotlib's Agg backend: no display needed."""
+per tier, and the discordance tables. Matplotlib's Agg backend: no display needed.
+
+The figures show comparisons that have pairs (a comparison without any is said so in the text,
+not drawn empty), under the labels the report gives them."""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def paper_figure(height_in: float, ncols: int = 1, width_in: float = WIDTH_IN) -
 
 
 def _save(figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI, format="png")
+    figure.savefig(path, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.05)  # long titles stay inside
     return path
 
 
@@ -96,9 +99,6 @@ def forest(rows: list[ForestRow], path: Path, title: str) -> Path:
         ax = axes[0]
         ys = list(range(len(rows)))[::-1]
         for y, row in zip(ys, rows):
-            if not _finite(row.gap, row.low, row.high):
-                ax.text(0, y, "no pairs", va="center", ha="center", fontsize=7, color=CONTROL)
-                continue
             ax.errorbar(
                 row.gap, y, xerr=[[max(row.gap - row.low, 0)], [max(row.high - row.gap, 0)]], fmt="o", color=row.color,
                 mfc="white" if row.hollow else row.color, ms=4, capsize=2, lw=1,
@@ -106,7 +106,7 @@ def forest(rows: list[ForestRow], path: Path, title: str) -> Path:
             ax.annotate(_p_text(row.pvalue), (1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=7)
         ax.axvline(0, color="#444444", lw=0.8, ls="--")
-        ends = [v for r in rows for v in (r.low, r.high) if _finite(v)] + [0.0]
+        ends = [v for r in rows for v in (r.low, r.high)] + [0.0]
         ax.set_xlim(min(ends) - 5, max(ends) + 5)
         ax.set_yticks(ys, [r.label for r in rows])
         ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -133,21 +133,25 @@ def breakdown_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
 
 
 def rates_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
-    """Refusal rate per tier with Wilson 95% CIs, grouped by comparison."""
+    """Refusal rate per tier with Wilson 95% CIs, grouped by comparison; each bar carries its value,
+    and a 0 % bar is drawn as a thick line on the axis, so it is seen rather than missing."""
     with paper_figure(2.6, width_in=min(WIDTH_IN, 2.5 + 1.2 * len(comparisons))) as (figure, axes):
         ax = axes[0]
         width = 0.38
         for offset, tier in ((-width / 2, "training"), (width / 2, "deployment")):
             for x, c in enumerate(comparisons):
                 rate, (low, high) = c["refusal_rate"][tier], c["refusal_rate_ci95"][tier]
-                if not _finite(rate, low, high):
-                    continue
-                ax.bar(x + offset, 100 * rate, width, color=TIER_COLORS[tier], label=tier if x == 0 else None,
-                       alpha=0.5 if c["is_control"] else 1.0)
+                alpha = 0.5 if c["is_control"] else 1.0
+                ax.bar(x + offset, 100 * rate, width, color=TIER_COLORS[tier], label=tier if x == 0 else None, alpha=alpha)
+                if rate == 0:
+                    ax.plot([x + offset - width / 2, x + offset + width / 2], [0, 0], color=TIER_COLORS[tier], lw=3, alpha=alpha,
+                            solid_capstyle="butt", clip_on=False, zorder=3)
                 ax.errorbar(x + offset, 100 * rate, yerr=[[100 * max(rate - low, 0)], [100 * max(high - rate, 0)]], color="black", lw=0.8, capsize=2)
+                ax.annotate(f"{100 * rate:.1f}%", (x + offset, 100 * high), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=6)
         ax.set_xticks(range(len(comparisons)), [c["label"].replace(" · ", "\n") for c in comparisons])
         ax.set_xlim(-0.6, len(comparisons) - 0.4)
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, 112)
         ax.set_ylabel("refusal rate (%), Wilson 95% CI")
         ax.set_title("Refusal rate per tier (faded: A/A control)", loc="left")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -178,9 +182,11 @@ def discordance_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
         return _save(figure, path)
 
 
-def write_plots(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """All figures for ``result`` under ``out_dir``; name -> path."""
-    comparisons = result["comparisons"]
+def write_plots(comparisons: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """All figures of these comparisons (each with pairs, labelled as the report labels it) under
+    ``out_dir``; name -> path. None without comparisons."""
+    if not comparisons:
+        return {}
     plots = {
         "gap": gap_plot(comparisons, out_dir / "gap.png"),
         "refusal_rates": rates_plot(comparisons, out_dir / "refusal_rates.png"),
