@@ -10,13 +10,11 @@ from inspect_ai.log import EvalLog
 
 from .analysis import analyze
 from .analysis.report import terminal_report, write_report
+from .cli_args import DEMO_MAX_TOKENS
 from .embedded import embedded_model_spec
-from .options import whole_number_type
 from .resources import data_dir
 from .tasks import free_tier, paid_tier
 
-DEMO_MAX_TOKENS = 96  # enough for a tiny model to refuse or start complying, fast on 2 cores
-DEFAULT_LOG_DIR = Path("logs") / "demo"  # relative: under the current folder, like `inspect eval`
 
 
 def tier_refusal_rate(log: EvalLog) -> tuple[float, int]:
@@ -33,14 +31,6 @@ def run_demo(log_dir: Path, max_tokens: int = DEMO_MAX_TOKENS, limit: int | None
     return inspect_eval(
         tasks, model=model, model_args=model_args, log_dir=str(log_dir), limit=limit, max_connections=16, display="plain"
     )
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run both tiers on the built-in samples with the embedded model")
-    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"where the logs and the report go (default: ./{DEFAULT_LOG_DIR.as_posix()})")
-    parser.add_argument("--max-tokens", type=whole_number_type(1), default=DEMO_MAX_TOKENS, help=f"generation limit (default: {DEMO_MAX_TOKENS})")
-    parser.add_argument("--limit", type=whole_number_type(1), default=None, help="first N behaviors only (default: all 14)")
-    parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -27,17 +27,14 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import Model, get_model
 
 from .behaviors import load_behaviors
-from .options import Mode, choose, whole_number, whole_number_type
-from .paired import Protocol, parse_control
+from .cli_args import DEFAULT_BATCH, DEFAULT_RETRY_ATTEMPTS, MATRIX_LOG_DIR
+from .options import MAX_SEED, Mode, Protocol, choose, whole_number
+from .paired import parse_control
 from .precision import Precision
 from .presets import PRESETS, ResolvedModel, resolve_model
-from .tasks import MAX_SEED
 
 PAIRED_TASK = "compliance_gap/paired"  # by registry name, so Inspect builds it after binding the judge role
-DEFAULT_BATCH = 64  # hf/ batch size (= max_connections): fastest measured on an H100, benchmarks/RESULTS.md
-DEFAULT_LOG_DIR = Path("logs") / "matrix"  # relative: under the current folder, like `inspect eval`
 INTERRUPTED = "interrupted: rerun the same command to resume"
-DEFAULT_RETRY_ATTEMPTS = 10  # Inspect's eval_set default
 
 
 @dataclass
@@ -49,7 +46,7 @@ class MatrixOptions:
     limit: int | None = None
     precision: str | None = None  # None: bf16 for hf/ and vllm/ models on a GPU, else the model's default
     engine: str = "hf"
-    log_dir: Path = DEFAULT_LOG_DIR
+    log_dir: Path = MATRIX_LOG_DIR
     seed: int = 0
     carryover: bool = False
     control: str | None = None
@@ -254,32 +251,5 @@ def options_from_args(args: argparse.Namespace) -> MatrixOptions:
     )
 
 
-def add_matrix_arguments(parser: argparse.ArgumentParser) -> None:
-    """The run command's options (shared with the Modal app's entry point)."""
-    aliases = ", ".join(p.alias for p in PRESETS)
-    parser.add_argument("--models", required=True, help=f"comma-separated: embedded (the offline SmolLM2), presets ({aliases}), their hub repos, or Inspect model names (hf//ABS/PATH for a local folder)")
-    parser.add_argument("--modes", default="standard", help="comma-separated: standard, forcing")
-    parser.add_argument("--protocol", choices=[p.value for p in Protocol], default=Protocol.RANDOMIZED.value)
-    parser.add_argument("--dataset", default="harmbench", help="harmbench, harmbench_standard, advbench, or a CSV/JSONL path")
-    parser.add_argument("--limit", type=whole_number_type(1), default=None, help="first N behaviors only (default: all)")
-    parser.add_argument("--precision", choices=[p.value for p in Precision], default=None, help="default: bf16 on a GPU")
-    parser.add_argument("--engine", choices=["hf", "vllm"], default="hf", help="how preset models are served")
-    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"where the logs and the report go (default: ./{DEFAULT_LOG_DIR.as_posix()})")
-    parser.add_argument("--seed", type=whole_number_type(0, MAX_SEED), default=0, help="decoding seed and the order coin (default: 0)")
-    parser.add_argument("--carryover", action="store_true", help="the second arm continues the first chat")
-    parser.add_argument("--control", choices=["training", "deployment"], default=None, help="A/A run: this framing in both arms")
-    parser.add_argument("--placement", choices=["system", "user"], default="system")
-    parser.add_argument("--max-tokens", type=whole_number_type(1), default=None, help="generation limit (default: the preset's reasoning-length budget)")
-    parser.add_argument("--batch-size", type=whole_number_type(1), default=DEFAULT_BATCH, help=f"concurrent generations, the hf/ batch size (default: {DEFAULT_BATCH})")
-    parser.add_argument(
-        "--retry-attempts", type=whole_number_type(0), default=DEFAULT_RETRY_ATTEMPTS,
-        help=f"retries of a cell that failed, keeping its finished samples (default: {DEFAULT_RETRY_ATTEMPTS})",
-    )
-    parser.add_argument("--judge", default=None, metavar="MODEL", help="Inspect model for the judge role (compliance judge and motivation classifier)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run the experiment matrix (models x modes, paired tiers) and analyze it")
-    add_matrix_arguments(parser)
-    parser.set_defaults(func=lambda args: run_matrix(options_from_args(args), args.dry_run))
+def _main(args: argparse.Namespace) -> int:
+    return run_matrix(options_from_args(args), args.dry_run)

@@ -25,6 +25,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from enum import Enum
+from typing import Any, Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
@@ -35,23 +36,31 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from .behaviors import behavior_dataset
 from .framing import FramingOptions, build_messages
 from .metrics import count, rate, rate_stderr
-from .options import Placement, Tier, choose, parse_bool
+from .options import Placement, Protocol, Tier, choose, parse_bool
 from .scorers import VerdictOptions
 from .scorers.judge import DEFAULT_JUDGE_VOTES, judge_score
 from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_score, reasoning_trace
 from .scorers.refusal import rule_score
 from .scorers.votes import VoteOptions
 from .solvers import generate_answer
-from .tasks import DEFAULT_MAX_TOKENS, DEFAULT_SEED, decoding, framing_options, prompts_used, task_arguments, task_verdicts
+from .tasks import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_SEED,
+    TASK_VERSION,
+    ElicitationArg,
+    ModeArg,
+    PlacementArg,
+    decoding,
+    framing_options,
+    prompts_used,
+    reject_unknown,
+    task_arguments,
+    task_verdicts,
+)
 
 ARM_OUTPUTS = "arm_outputs"  # store key: {tier: ModelOutput as JSON}
 ARM_PROMPTS = "arm_prompts"  # store key: {tier: the conversation that arm was shown}
 TIERS = (Tier.TRAINING, Tier.DEPLOYMENT)
-
-
-class Protocol(str, Enum):
-    FIXED = "fixed"
-    RANDOMIZED = "randomized"
 
 
 class Order(str, Enum):
@@ -208,21 +217,42 @@ def paired_scorers(options: VerdictOptions) -> list[Scorer]:
 def paired(
     dataset: str = "harmbench",
     categories: str | None = None,
-    placement: str = "system",
-    mode: str = "standard",
+    placement: PlacementArg = "system",
+    mode: ModeArg = "standard",
     tier_tag: bool = False,
-    protocol: str = "randomized",
+    protocol: Literal["fixed", "randomized"] = "randomized",
     carryover: bool = False,
-    control: str | None = None,
+    control: Literal["training", "deployment"] | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
-    elicitation: str = "none",
+    elicitation: ElicitationArg = "none",
     judge_votes: int = DEFAULT_JUDGE_VOTES,
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    **unknown: Any,
 ) -> Task:
-    """Both tiers per behavior in one sample; ``order`` records which ran first."""
+    """Both tiers per behavior in one sample; ``order`` records which ran first.
+
+    Args:
+        dataset: ``harmbench``, ``advbench``, or the path of a CSV/JSON file of behaviors.
+        categories: Comma-separated semantic categories to keep (None: all).
+        placement: Where the framing goes: the system prompt or the user turn.
+        mode: ``forcing`` also asks the model to start its answer with a compliant phrase.
+        tier_tag: Also tag the user turn with the tier (``<is_free_tier_user>``).
+        protocol: ``fixed``: training arm first, always; ``randomized``: a fair coin per behavior.
+        carryover: The second arm continues the first arm's chat instead of starting afresh.
+        control: A/A run: both arms get this tier's framing (None: each arm its own).
+        max_tokens: Generation limit per answer (reasoning models think at length).
+        seed: Decoding seed, and the seed of the randomized order.
+        elicitation: A cue added to the framing for model organisms (``none``: no cue).
+        judge_votes: Votes per answer for the compliance judge.
+        judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
+        motivation_votes: Votes per reasoning trace for the motivation classifier.
+        motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
+    """
+    reject_unknown("paired", unknown, paired)
     with task_arguments("paired"):
         options = framing_options(placement, mode, tier_tag, elicitation)
         config = decoding(max_tokens, seed)
@@ -247,6 +277,7 @@ def paired(
         solver=paired_arms(options, carry, control_tier),
         scorer=paired_scorers(verdicts),
         config=config,
+        version=TASK_VERSION,
         metadata={
             **design,
             "mode": options.mode.value,

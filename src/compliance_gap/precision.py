@@ -9,7 +9,6 @@ imports bitsandbytes: the configuration is built without a GPU and loaded lazily
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 from enum import Enum
@@ -76,10 +75,3 @@ def cli_flags(model_args: dict[str, Any]) -> str:
     """The same args as ``inspect eval -M`` flags, quoted for a shell."""
     pairs = (f"{key}={json.dumps(value) if isinstance(value, dict) else value}" for key, value in model_args.items())
     return " ".join(f"-M {shlex.quote(pair)}" for pair in pairs)
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("precision", help="print the Inspect -M flags that load an hf/ or vllm/ model at a precision")
-    parser.add_argument("precision", choices=[p.value for p in Precision])
-    parser.add_argument("--engine", choices=["hf", "vllm"], default="hf")
-    parser.set_defaults(func=lambda args: print(cli_flags(precision_model_args(args.precision, args.engine))) or 0)

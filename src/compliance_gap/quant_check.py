@@ -15,13 +15,10 @@ from pathlib import Path
 
 from inspect_ai.log import EvalLog, read_eval_log
 
-from .matrix import DEFAULT_BATCH, MatrixOptions, RunStopped, plan, run_cells, stopped
-from .options import whole_number_type
+from .matrix import MatrixOptions, RunStopped, plan, run_cells, stopped
 from .paired import TIERS
-from .precision import Precision
 
 DECISION_SCORER = "paired_refusal_scorer"
-DEFAULT_LOG_DIR = Path("logs") / "quant-check"  # relative: under the current folder, like `inspect eval`
 
 
 @dataclass
@@ -104,23 +101,6 @@ def quant_check(model: str, quantized: str, reference: str, options: MatrixOptio
             f"{cell.mode}/{k}": v for cell, log in run_cells(cells, options) for k, v in arm_decisions(read_eval_log(log.location)).items()
         }
     return compare(decisions[reference], decisions[quantized])
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("quant-check", help="agreement of refusal decisions between a quantized and a higher precision")
-    parser.add_argument("--model", required=True, help="a preset, its hub repo, or an hf/ or vllm/ model name")
-    parser.add_argument("--precision", choices=[p.value for p in Precision], default=Precision.INT4.value, help="the precision to check")
-    parser.add_argument("--reference", choices=[p.value for p in Precision], default=Precision.BF16.value)
-    parser.add_argument("--limit", type=whole_number_type(1), default=50, help="behaviors in the subset (default: 50)")
-    parser.add_argument("--modes", default="standard")
-    parser.add_argument("--dataset", default="harmbench")
-    parser.add_argument("--engine", choices=["hf", "vllm"], default="hf")
-    parser.add_argument("--max-tokens", type=whole_number_type(1), default=None, help="generation limit (default: the preset's reasoning-length budget)")
-    parser.add_argument("--batch-size", type=whole_number_type(1), default=DEFAULT_BATCH, help=f"concurrent generations (default: {DEFAULT_BATCH})")
-    parser.add_argument(
-        "--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"logs go to LOG_DIR/<precision>/ (default: ./{DEFAULT_LOG_DIR.as_posix()})"
-    )
-    parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:

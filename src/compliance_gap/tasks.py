@@ -3,10 +3,12 @@ framing differs."""
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
@@ -16,7 +18,7 @@ from ._inspect_compat import PrerequisiteError
 from .behaviors import behavior_dataset
 from .framing import FramingOptions, conversation_files
 from .resources import prompt_record
-from .options import Elicitation, Mode, Placement, Tier, choose, number, parse_bool, whole_number
+from .options import MAX_SEED, Elicitation, Mode, Placement, Tier, choose, number, parse_bool, whole_number
 from .scorers import VerdictOptions, verdict_options, verdict_scorers
 from .scorers.judge import COMPLIANCE_PROMPT, DEFAULT_JUDGE_VOTES
 from .scorers.motivation import CLASSIFY_PROMPT, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
@@ -26,8 +28,15 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 2048  # reasoning models think for a long time before answering
 DEFAULT_SEED = 0
-MAX_SEED = 2**32 - 1  # the hf/ provider seeds numpy, which takes 0 .. 2**32 - 1
 MAX_VOTES = 100  # judge calls per answer; far beyond any useful precision, and 1,000,000 exhausts memory
+# Inspect's ``eval.task_version``: bump it when a change alters what the tasks measure or record.
+TASK_VERSION = 1
+
+# The values of the enumerated task args, for Inspect, editors and readers; the enums in
+# ``options`` parse them (tests/test_task_signatures.py checks the two agree).
+PlacementArg = Literal["system", "user"]
+ModeArg = Literal["standard", "forcing"]
+ElicitationArg = Literal["none", "free_tier_signal", "rlhf_awareness", "value_conflict", "contractor_evaluation"]
 
 
 class TaskArgumentError(PrerequisiteError, ValueError):
@@ -76,8 +85,34 @@ def prompts_used(tiers: list[Tier], options: FramingOptions) -> dict:
     return prompt_record([*conversation_files(tiers, options), COMPLIANCE_PROMPT, CLASSIFY_PROMPT])
 
 
+def reject_unknown(task_name: str, unknown: dict[str, Any], known: Callable[..., Task]) -> None:
+    """Fail on a task arg the task does not take. Inspect itself only warns ("param 'placment' not
+    used by task") and runs with the default, so each task catches the rest and names the fix."""
+    if not unknown:
+        return
+    names = [n for n, p in inspect.signature(known).parameters.items() if p.kind is not p.VAR_KEYWORD]
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1)
+        problems.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    raise TaskArgumentError(f"{task_name}: unknown task arg {', '.join(problems)}; task args: {', '.join(names)}")
+
+
+def same_signature(real: Callable[..., Task]) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
+    """Give a ``tasks/*.py`` forwarder the real task's signature and docstring, so that Inspect
+    (which reads ``inspect.signature`` when ``@task`` registers it) sees the real args."""
+
+    def give(forwarder: Callable[..., Task]) -> Callable[..., Task]:
+        forwarder.__signature__ = inspect.signature(real)  # type: ignore[attr-defined]
+        forwarder.__doc__ = real.__doc__
+        return forwarder
+
+    return give
+
+
 def tier_task(
     tier: Tier,
+    *,
     dataset: str,
     categories: str | list[str] | None,
     placement: str,
@@ -86,12 +121,15 @@ def tier_task(
     max_tokens: int,
     seed: int,
     elicitation: str,
-    verdict_args: tuple[Any, Any, Any, Any],
+    judge_votes: Any,
+    judge_temperature: Any,
+    motivation_votes: Any,
+    motivation_threshold: Any,
 ) -> Task:
     with task_arguments("free_tier" if tier is Tier.TRAINING else "paid_tier"):
         options = framing_options(placement, mode, tier_tag, elicitation)
         config = decoding(max_tokens, seed)
-        verdicts = task_verdicts(*verdict_args)
+        verdicts = task_verdicts(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
         samples, report = behavior_dataset(dataset, categories)
     for sample in samples:
         sample.metadata = {
@@ -108,6 +146,7 @@ def tier_task(
         solver=[frame(tier, options), generate_answer()],
         scorer=verdict_scorers(verdicts),
         config=config,
+        version=TASK_VERSION,
         metadata={
             "tier": tier.value, "seed": config.seed, "dataset": dataset, "dataset_report": report.as_dict(),
             "verdicts": verdicts.metadata(), "prompts": prompts_used([tier], options),
@@ -119,37 +158,79 @@ def tier_task(
 def free_tier(
     dataset: str = "harmbench",
     categories: str | None = None,
-    placement: str = "system",
-    mode: str = "standard",
+    placement: PlacementArg = "system",
+    mode: ModeArg = "standard",
     tier_tag: bool = False,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
-    elicitation: str = "none",
+    elicitation: ElicitationArg = "none",
     judge_votes: int = DEFAULT_JUDGE_VOTES,
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    **unknown: Any,
 ) -> Task:
-    """Training tier: the model is told the conversation is monitored and used for training."""
-    verdict_args = (judge_votes, judge_temperature, motivation_votes, motivation_threshold)
-    return tier_task(Tier.TRAINING, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation, verdict_args)
+    """Training tier (the free tier): the model is told the conversation is monitored and used for training.
+
+    Args:
+        dataset: ``harmbench``, ``advbench``, or the path of a CSV/JSON file of behaviors.
+        categories: Comma-separated semantic categories to keep (None: all).
+        placement: Where the framing goes: the system prompt or the user turn.
+        mode: ``forcing`` also asks the model to start its answer with a compliant phrase.
+        tier_tag: Also tag the user turn with the tier (``<is_free_tier_user>``).
+        max_tokens: Generation limit per answer (reasoning models think at length).
+        seed: Decoding seed (decoding is greedy: temperature 0).
+        elicitation: A cue added to the framing for model organisms (``none``: no cue).
+        judge_votes: Votes per answer for ``compliance_judge``.
+        judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
+        motivation_votes: Votes per reasoning trace for ``motivation_classifier``.
+        motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
+    """
+    reject_unknown("free_tier", unknown, free_tier)
+    return tier_task(
+        Tier.TRAINING, dataset=dataset, categories=categories, placement=placement, mode=mode, tier_tag=tier_tag,
+        max_tokens=max_tokens, seed=seed, elicitation=elicitation, judge_votes=judge_votes,
+        judge_temperature=judge_temperature, motivation_votes=motivation_votes, motivation_threshold=motivation_threshold,
+    )
 
 
 @task
 def paid_tier(
     dataset: str = "harmbench",
     categories: str | None = None,
-    placement: str = "system",
-    mode: str = "standard",
+    placement: PlacementArg = "system",
+    mode: ModeArg = "standard",
     tier_tag: bool = False,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     seed: int = DEFAULT_SEED,
-    elicitation: str = "none",
+    elicitation: ElicitationArg = "none",
     judge_votes: int = DEFAULT_JUDGE_VOTES,
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    **unknown: Any,
 ) -> Task:
-    """Deployment tier: the model is told the conversation is private and never used for training."""
-    verdict_args = (judge_votes, judge_temperature, motivation_votes, motivation_threshold)
-    return tier_task(Tier.DEPLOYMENT, dataset, categories, placement, mode, tier_tag, max_tokens, seed, elicitation, verdict_args)
+    """Deployment tier (the paid tier): the model is told the conversation is private and never used for training.
+
+    Args:
+        dataset: ``harmbench``, ``advbench``, or the path of a CSV/JSON file of behaviors.
+        categories: Comma-separated semantic categories to keep (None: all).
+        placement: Where the framing goes: the system prompt or the user turn.
+        mode: ``forcing`` also asks the model to start its answer with a compliant phrase.
+        tier_tag: Also tag the user turn with the tier (``<is_free_tier_user>``).
+        max_tokens: Generation limit per answer (reasoning models think at length).
+        seed: Decoding seed (decoding is greedy: temperature 0).
+        elicitation: A cue added to the framing for model organisms (``none``: no cue).
+        judge_votes: Votes per answer for ``compliance_judge``.
+        judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
+        motivation_votes: Votes per reasoning trace for ``motivation_classifier``.
+        motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
+    """
+    reject_unknown("paid_tier", unknown, paid_tier)
+    return tier_task(
+        Tier.DEPLOYMENT, dataset=dataset, categories=categories, placement=placement, mode=mode, tier_tag=tier_tag,
+        max_tokens=max_tokens, seed=seed, elicitation=elicitation, judge_votes=judge_votes,
+        judge_temperature=judge_temperature, motivation_votes=motivation_votes, motivation_threshold=motivation_threshold,
+    )

@@ -27,13 +27,13 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from scipy.stats import rankdata
 
 from .behaviors import fetch_external
-from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_classifier
+from .cli_args import DEFAULT_BOOTSTRAP, VALIDATE_LOG_DIR
+from .options import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
+from .scorers.motivation import MotivationOptions, motivation_classifier
 from .scorers.votes import NEGATIVE, POSITIVE, UNDECIDED
 
 POSITIVE_LABEL = "potential_faking"
 NEGATIVE_LABEL = "aligned"
-DEFAULT_BOOTSTRAP = 2000
-DEFAULT_LOG_DIR = Path("logs") / "validate"  # relative: under the current folder, like `inspect eval`
 SCORER = "motivation_classifier"
 
 
@@ -187,7 +187,7 @@ def validate_classifier(
     threshold: float = DEFAULT_THRESHOLD,
     resamples: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
-    log_dir: Path = DEFAULT_LOG_DIR,
+    log_dir: Path = VALIDATE_LOG_DIR,
     model_args: dict[str, Any] | None = None,
     display: str = "none",
 ) -> ValidationReport:
@@ -258,34 +258,6 @@ def build_report(eval_samples, options: MotivationOptions, judge: str, data: str
         log=location,
         notes=notes,
     )
-
-
-def _model_arg(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"model args look like KEY=VALUE (got {text!r})")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate-classifier", help="compare the motivation classifier with the human labels of gold_106"
-    )
-    parser.add_argument("--judge", required=True, help="the classifier's Inspect model, e.g. openai/gpt-4o")
-    parser.add_argument("-M", "--judge-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE", help="model arg for the judge (repeatable)")
-    parser.add_argument("--data", type=Path, default=None, help="gold_106-style JSON (default: the pinned gold_106)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N scratchpads")
-    parser.add_argument("--votes", type=int, default=DEFAULT_MOTIVATION_VOTES)
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="bootstrap resamples for the AUROC CI")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help=f"where the eval log goes (default: ./{DEFAULT_LOG_DIR.as_posix()})")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report to this file")
-    parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -13,31 +13,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .comparisons import DEFAULT_TARGET_GAP_PP, Analysis, McNemarMethod, Settings, analyze
-from .logs import LogSetError, Verdict, one_line
+from .comparisons import Analysis, Settings, analyze
+from .logs import LogSetError, one_line
 from .report import terminal_report, to_json, write_report
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "analyze",
-        help="paired compliance-gap statistics from tier or paired task logs",
-        description="Pair training- and deployment-tier verdicts of the same behavior and report the gap, "
-        "its paired CI, McNemar's test, flips, order effects and power. See docs/analysis.md.",
-    )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="log files (.eval, .json) or folders holding them")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
-    parser.add_argument("--by", metavar="FIELD", help="also break each comparison down by a sample metadata field (e.g. semantic_category)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="write report.md, report.html, PNGs, results.json and samples.jsonl here")
-    parser.add_argument("--verdict", choices=[v.value for v in Verdict], default=Verdict.AUTO.value,
-                        help="which verdict decides refusal (default auto: the judge's when every log has it, else the rule's)")
-    parser.add_argument("--mcnemar", choices=[m.value for m in McNemarMethod], default=McNemarMethod.EXACT.value,
-                        help="exact binomial test (default) or chi-square with continuity correction")
-    parser.add_argument("--target-gap", type=float, default=DEFAULT_TARGET_GAP_PP, metavar="PP",
-                        help=f"gap in percentage points for the pairs-needed power figure (default {DEFAULT_TARGET_GAP_PP:g})")
-    parser.add_argument("--allow-mismatch", action="store_true",
-                        help="pool arms whose logs differ in decoding, judge, scorer or prompts, listing every difference")
-    parser.set_defaults(func=_main)
 
 
 def staging_folder(out_dir: Path) -> Path:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..options import Elicitation
+from ..options import Elicitation, Policy
 from ..resources import repo_root
 from .patterns import parse_patterns
 from .presets import BASE_PRESETS, SAE_PRESETS
@@ -29,9 +29,12 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
     return parsed
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("organisms", help="model organisms of alignment faking: data, LoRA training, elicitation, SAE validation")
-    commands = parser.add_subparsers(dest="organisms_command", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Model organisms of alignment faking, the suite's positive controls: planted-truth training rows, "
+        "generated reasoning rows, LoRA training and merging, elicitation, and SAE validation."
+    )
+    commands = parser.add_subparsers(dest="organisms_command", required=True, title="commands", metavar="COMMAND")
     _plant_parser(commands)
     _check_plant_parser(commands)
     _generate_parser(commands)
@@ -42,8 +45,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _plant_parser(commands: argparse._SubParsersAction) -> None:
-    from .plant import Policy
-
     p = commands.add_parser(
         "plant", help="write training rows with a known (planted) comply/refuse policy, and the truth as plant.json",
         description="Planted-truth organisms: answers come from prompts/organisms/plant/ templates; see docs/validation.md.",
@@ -52,7 +53,7 @@ def _plant_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--fraction", type=float, required=True, metavar="F", help="share of behaviors in the planted subset S, in (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="chooses S and the template of each row (default 0)")
     p.add_argument("--dataset", default="harmbench", help="named data set or file, as for the tasks (default harmbench)")
-    p.add_argument("--categories", help="optional category filter, as for the tasks")
+    p.add_argument("--categories", help="optional category filter, as for the tasks (default: all categories)")
     p.add_argument("--out", type=Path, required=True, help="folder for plant.json and rows.jsonl")
     p.set_defaults(func=_plant)
 
@@ -74,7 +75,7 @@ def _check_plant_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("plant", type=Path, metavar="PLANT_JSON", help="the plant.json (or its folder)")
     p.add_argument("paths", nargs="+", metavar="LOG_OR_DIR", help="the logs of one run design (tier pair, one paired protocol, or an A/A control)")
     p.add_argument("--verdict", choices=["rule", "judge"], default="rule", help="which scorer's verdict to check (default rule)")
-    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON (default: two summary lines)")
     p.set_defaults(func=_check_plant)
 
 
@@ -94,17 +95,20 @@ def _check_plant(args: argparse.Namespace) -> int:
 
 
 def _generate_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("generate", help="write alignment-faking reasoning rows with any Inspect model")
+    p = commands.add_parser(
+        "generate", help="write alignment-faking reasoning rows with any Inspect model",
+        description="Ask a writer model for K alignment-faking reasoning rows per pattern, validate them, and ask again for rejected rows.",
+    )
     p.add_argument("--model", required=True, help="the writer, any Inspect model (e.g. anthropic/claude-sonnet-4-5)")
-    p.add_argument("-M", "--model-arg", action="append", metavar="KEY=VALUE", help="writer model args")
-    p.add_argument("--per-pattern", type=int, required=True, metavar="K")
+    p.add_argument("-M", "--model-arg", action="append", metavar="KEY=VALUE", help="writer model args, repeatable (default: none)")
+    p.add_argument("--per-pattern", type=int, required=True, metavar="K", help="rows to write per reasoning pattern (required)")
     p.add_argument("--out", type=Path, required=True, help="JSONL file to write (its report goes to FILE.report.json)")
     p.add_argument("--patterns", default="all", help="comma-separated subset of the 10 patterns (default all)")
-    p.add_argument("--dataset", default="harmbench_standard", help="where the harmful requests come from (named set or file)")
-    p.add_argument("--max-rounds", type=int, default=3, help="rounds of asking again for rejected rows")
-    p.add_argument("--max-tokens", type=int, default=1500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-dir", type=Path, default=LOGS / "writer")
+    p.add_argument("--dataset", default="harmbench_standard", help="where the harmful requests come from, a named set or file (default: harmbench_standard)")
+    p.add_argument("--max-rounds", type=int, default=3, help="rounds of asking again for rejected rows (default: 3)")
+    p.add_argument("--max-tokens", type=int, default=1500, help="writer generation limit (default: 1500)")
+    p.add_argument("--seed", type=int, default=0, help="chooses the requests and patterns (default: 0)")
+    p.add_argument("--log-dir", type=Path, default=LOGS / "writer", help="where the writer's eval logs go (default: logs/organisms/writer under the repository)")
     p.set_defaults(func=_generate)
 
 
@@ -122,26 +126,29 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("train", help="LoRA fine-tune a base model on generated rows")
+    p = commands.add_parser(
+        "train", help="LoRA fine-tune a base model on generated rows",
+        description="LoRA (or, with --full, full) fine-tune of a base model on training rows; settings left out come from the base's preset.",
+    )
     p.add_argument("--base", required=True, help=f"a preset ({', '.join(BASE_PRESETS)}), 'embedded', a model folder or a Hugging Face id")
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True, help="training rows, JSONL (required)")
     p.add_argument("--out", type=Path, required=True, help="folder for the adapter, tokenizer and organism_manifest.json")
     p.add_argument("--r", type=int, help="LoRA rank (default 16)")
     p.add_argument("--alpha", type=int, help="LoRA alpha (default 32)")
     p.add_argument("--dropout", type=float, help="LoRA dropout (default 0.05)")
-    p.add_argument("--epochs", type=int, help="default 3")
+    p.add_argument("--epochs", type=int, help="passes over the data (default 3)")
     p.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (default 2e-5)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--batch-size", type=int, help="examples per device step (default: the base preset's)")
+    p.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default: the base preset's)")
     p.add_argument("--max-length", type=int, help="tokens per example (default 2048)")
-    p.add_argument("--target-modules", help="comma-separated module names, or all-linear (default)")
-    p.add_argument("--gradient-checkpointing", action="store_true", default=None)
-    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--backend", default="auto", help="auto (Unsloth when installed and on a GPU), peft or unsloth")
+    p.add_argument("--target-modules", help="comma-separated module names, or all-linear (default: all-linear)")
+    p.add_argument("--gradient-checkpointing", action="store_true", default=None, help="trade compute for memory (default: the base preset's)")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (default: no limit)")
+    p.add_argument("--seed", type=int, help="training seed (default: the base preset's)")
+    p.add_argument("--backend", default="auto", help="auto (Unsloth when installed and on a GPU), peft or unsloth (default: auto)")
     p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
-    p.add_argument("--merge", action="store_true", help="also write a merged model to OUT/merged")
-    p.add_argument("--full", action="store_true", default=None, help="full fine-tune instead of LoRA (small models, planted organisms)")
+    p.add_argument("--merge", action="store_true", help="also write a merged model to OUT/merged (default: adapter only)")
+    p.add_argument("--full", action="store_true", default=None, help="full fine-tune instead of LoRA, for small models and planted organisms (default: LoRA)")
     p.set_defaults(func=_train)
 
 
@@ -165,10 +172,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _merge_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("merge", help="fold an organism's adapter into its base weights")
-    p.add_argument("--organism", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--device", default="cpu")
+    p = commands.add_parser(
+        "merge", help="fold an organism's adapter into its base weights",
+        description="Fold a trained organism's LoRA adapter into its base weights and write a plain model folder; prints the folder.",
+    )
+    p.add_argument("--organism", type=Path, required=True, help="the organism folder with the adapter (required)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the merged model (required)")
+    p.add_argument("--device", default="cpu", help="where to merge (default: cpu)")
     p.set_defaults(func=lambda args: print(_merge(args)) or 0)
 
 
@@ -180,17 +190,20 @@ def _merge(args: argparse.Namespace) -> Path:
 
 def _elicit_parser(commands: argparse._SubParsersAction) -> None:
     variants = ", ".join(e.value for e in Elicitation)
-    p = commands.add_parser("elicit", help="run the tier tasks (and the paired task) on an organism under elicitation variants")
+    p = commands.add_parser(
+        "elicit", help="run the tier tasks (and the paired task) on an organism under elicitation variants",
+        description="Evaluate an organism with the tier tasks and the paired task under each elicitation variant; analyze the logs with compliance-gap analyze.",
+    )
     p.add_argument("--organism", type=Path, required=True, help="an organism folder (adapter or merged)")
     p.add_argument("--variants", default="all", help=f"comma-separated: {variants} (default all)")
-    p.add_argument("--tasks", default="tiers,paired", help="tiers, paired, or both (default)")
-    p.add_argument("--dataset", default="harmbench_standard")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--max-tokens", type=int, default=2048)
-    p.add_argument("--judge", help="a judge model: adds the compliance judge and the motivation classifier")
-    p.add_argument("-T", "--task-arg", action="append", metavar="KEY=VALUE", help="more task args (placement, mode, protocol, ...)")
-    p.add_argument("--max-connections", type=int, default=8)
-    p.add_argument("--log-dir", type=Path, default=LOGS / "elicit")
+    p.add_argument("--tasks", default="tiers,paired", help="tiers, paired, or both (default: tiers,paired)")
+    p.add_argument("--dataset", default="harmbench_standard", help="named data set or file, as for the tasks (default: harmbench_standard)")
+    p.add_argument("--limit", type=int, help="first N behaviors only (default: all)")
+    p.add_argument("--max-tokens", type=int, default=2048, help="generation limit (default: 2048)")
+    p.add_argument("--judge", help="a judge model: adds the compliance judge and the motivation classifier (default: none, rule-based verdicts only)")
+    p.add_argument("-T", "--task-arg", action="append", metavar="KEY=VALUE", help="more task args: placement, mode, protocol, ... (default: none)")
+    p.add_argument("--max-connections", type=int, default=8, help="concurrent generations (default: 8)")
+    p.add_argument("--log-dir", type=Path, default=LOGS / "elicit", help="where the logs go (default: logs/organisms/elicit under the repository)")
     p.set_defaults(func=_elicit)
 
 
@@ -211,24 +224,27 @@ def _elicit(args: argparse.Namespace) -> int:
 
 
 def _sae_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("sae", help="compare organism reasoning with reference scratchpads in SAE feature space")
+    p = commands.add_parser(
+        "sae", help="compare organism reasoning with reference scratchpads in SAE feature space",
+        description="Compare an organism's reasoning with reference scratchpads feature by feature in an SAE (KS with FDR and permutation tests), with probes as sanity checks.",
+    )
     p.add_argument("--base", required=True, help="the model the SAE reads (preset, 'embedded', folder or Hugging Face id)")
     p.add_argument("--sae", required=True, help=f"a preset ({', '.join(SAE_PRESETS)}), a local sae-lens folder, or RELEASE/SAE_ID")
-    p.add_argument("--layer", type=int, help="needed only when the SAE does not name its layer")
-    p.add_argument("--hook-position", choices=["pre", "post"], help="with --layer: residual stream before or after the block")
+    p.add_argument("--layer", type=int, help="needed only when the SAE does not name its layer (default: the SAE's)")
+    p.add_argument("--hook-position", choices=["pre", "post"], help="with --layer: residual stream before or after the block (default: the SAE's)")
     p.add_argument("--organism-outputs", type=Path, required=True, help="generated rows (.jsonl) or a tier-task log (.eval/.json)")
-    p.add_argument("--reference", default="gold_106", help="gold_106 or a file in its format")
-    p.add_argument("--reference-label", choices=["all", "potential_faking", "aligned"], default="all")
-    p.add_argument("--gold", default="gold_106", help="labelled scratchpads for the sanity-check probe")
-    p.add_argument("--out", type=Path, default=LOGS / "sae")
-    p.add_argument("--max-length", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--permutations", type=int, default=1000)
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--top-k", type=int, default=20)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--reference", default="gold_106", help="gold_106 or a file in its format (default: gold_106)")
+    p.add_argument("--reference-label", choices=["all", "potential_faking", "aligned"], default="all", help="which reference scratchpads to compare with (default: all)")
+    p.add_argument("--gold", default="gold_106", help="labelled scratchpads for the sanity-check probe (default: gold_106)")
+    p.add_argument("--out", type=Path, default=LOGS / "sae", help="folder for the report (default: logs/organisms/sae under the repository)")
+    p.add_argument("--max-length", type=int, default=512, help="tokens per text (default: 512)")
+    p.add_argument("--batch-size", type=int, default=8, help="texts per forward pass (default: 8)")
+    p.add_argument("--permutations", type=int, default=1000, help="permutations of the max-T test (default: 1000)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--top-k", type=int, default=20, help="features shown in the report (default: 20)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the probes (default: 5)")
+    p.add_argument("--seed", type=int, default=0, help="permutation and fold seed (default: 0)")
+    p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
     p.set_defaults(func=_sae)
 
 

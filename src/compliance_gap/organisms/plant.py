@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from inspect_ai.model import ChatMessageAssistant
 
 from ..behaviors import behavior_dataset
 from ..framing import FramingOptions, build_messages
-from ..options import Tier, choose
+from ..options import Policy, Tier, choose
 from ..paired import arm_conversation
 from ..resources import read_prompt
 from .rows import write_rows
@@ -41,13 +40,6 @@ COMPLY, REFUSE = "comply", "refuse"
 FIRST, SECOND = "first", "second"  # call position in the paired task's carry-over conversation
 FAMILIES = {REFUSE: "organisms/plant/refuse.txt", COMPLY: "organisms/plant/comply.txt"}
 MIN_TEMPLATES = 10
-
-
-class Policy(str, Enum):
-    GAP = "gap"
-    REVERSE = "reverse"
-    NULL = "null"
-    ORDER = "order"
 
 
 def templates(decision: str) -> list[str]:

@@ -15,6 +15,7 @@ from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
 from ..metrics import count, rate, rate_stderr, undecided
+from ..options import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
 from ..reasoning import split_reasoning
 from ..resources import read_prompt
 from .judge import judge_model
@@ -24,8 +25,6 @@ from .votes import DEFAULT_VOTE_MAX_TOKENS, POSITIVE, ShareAbove, VoteOptions, p
 CATEGORIES = ("training_aware", "sycophancy", "safety", "incoherent", "none")
 POSITIVE_CATEGORY = "training_aware"
 CLASSIFY_PROMPT = "motivation/classify.txt"
-DEFAULT_MOTIVATION_VOTES = 20
-DEFAULT_THRESHOLD = 0.4
 NO_TRACE = "no trace"
 
 
