@@ -1,7 +1,6 @@
-"""Training tier (free tier): `inspect eval tasks/free_tier.py --model hf/...`.
+"""Training tier (the free tier): `inspect eval tasks/free_tier.py --model hf/...`.
 
-Task args (-T): dataset, categories, placement, mode, tier_tag, max_tokens, seed;
-see `compliance_gap.tasks.free_tier` for their meaning.
+Task args (-T) and their meaning: `compliance_gap.tasks.free_tier`.
 """
 
 from inspect_ai import Task, task
@@ -10,5 +9,6 @@ from compliance_gap import tasks
 
 
 @task
+@tasks.same_signature(tasks.free_tier)
 def free_tier(**task_args) -> Task:
     return tasks.free_tier(**task_args)

@@ -1,7 +1,6 @@
-"""Deployment tier (paid tier): `inspect eval tasks/paid_tier.py --model hf/...`.
+"""Deployment tier (the paid tier): `inspect eval tasks/paid_tier.py --model hf/...`.
 
-Task args (-T): dataset, categories, placement, mode, tier_tag, max_tokens, seed;
-see `compliance_gap.tasks.paid_tier` for their meaning.
+Task args (-T) and their meaning: `compliance_gap.tasks.paid_tier`.
 """
 
 from inspect_ai import Task, task
@@ -10,5 +9,6 @@ from compliance_gap import tasks
 
 
 @task
+@tasks.same_signature(tasks.paid_tier)
 def paid_tier(**task_args) -> Task:
     return tasks.paid_tier(**task_args)
