@@ -185,7 +185,7 @@ def html_rows(section: str) -> list[tuple[bool, list[str]]]:
     """(highlighted, cells) of each row of the section's per-behavior table."""
     table = section.split("<details>", 1)[1].split("</details>", 1)[0]
     rows = re.findall(r'<tr( class="flip")?>(.*?)</tr>', table.split("<tbody>", 1)[1])
-    return [(bool(flag), [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)]) for flag, cells in rows]
+    return [(bool(flag), [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(?:<div>)?(.*?)(?:</div>)?</td>", cells, re.S)]) for flag, cells in rows]
 
 
 def test_each_arm_counts_its_truncated_empty_undecided_and_errored_answers(report):
@@ -278,13 +278,15 @@ def test_the_answers_come_from_the_one_pass_that_writes_samples_jsonl(report, tm
     assert html_lib.escape(PATTERN[IDS[4]][1]) in (tmp_path / "report.html").read_text()
 
 
-def test_over_the_row_limit_the_table_keeps_flips_and_exclusions(report, tmp_path, monkeypatch):
-    monkeypatch.setattr(report_module, "MAX_BEHAVIOR_ROWS", 5)
+@pytest.mark.parametrize("limit, said", [(6, "6 of 14 (over 6 rows: only the flips, all 6, by id)"),
+                                         (5, "5 of 14 (over 5 rows: only the flips, the first 5 of 6, by id)")])
+def test_over_the_row_limit_the_table_keeps_the_flips(report, tmp_path, monkeypatch, limit, said):
+    monkeypatch.setattr(report_module, "MAX_BEHAVIOR_ROWS", limit)
     write_report(report[0], tmp_path)
     section = sections((tmp_path / "report.md").read_text(), "### ")["model · standard · system"]
-    assert "Answers per behavior: 5 of 14 (over 5: only flips and exclusions, the first of 8, by id)" in section
-    shown = re.findall(r"^\| \**(demo_\w+)\** \|", section, re.M)
-    assert shown == sorted([*IDS[3:9], ERRORED, UNDECIDED])[:5]
+    assert f"Answers per behavior: {said}; {limit} flips highlighted." in section
+    shown = re.findall(r"^\| \*\*(demo_\w+)\*\* \|", section, re.M)
+    assert shown == sorted(IDS[3:9])[:limit]
 
 
 def test_a_comparison_without_pairs_is_named_without_tables_or_figures(troubled, tmp_path, monkeypatch):
@@ -294,8 +296,8 @@ def test_a_comparison_without_pairs_is_named_without_tables_or_figures(troubled,
     summary = markdown.split("| comparison |", 1)[1].split("\n\n", 1)[0]
     assert f"\n| {SHORT} · standard · system |" in summary and "\n| model ·" not in summary
     section = sections(markdown, "### ")["model · standard · system"]
-    assert "Note: no usable pairs" in section
-    for absent in ("Gap ", "Flips:", "By semantic_category", "Within each call order"):
+    assert "Note: no usable pairs" in section and "No per-behavior table without pairs" in section
+    for absent in ("Gap ", "Flips:", "By semantic_category", "Within each call order", "Answers per behavior"):
         assert absent not in section, absent
     drawn = []
     monkeypatch.setattr(report_module, "write_plots", lambda comparisons, folder: drawn.append([c["label"] for c in comparisons]) or {})

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import subprocess
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +37,7 @@ FIGURE_CAPTIONS = {
 WARN_SHARE = 0.10  # an arm with more than this share of truncated, empty, undecided or errored answers is flagged
 MODEL_NAME_CHARS = 40  # a short model name in labels; the models table gives the full one
 IDS_LISTED = 20  # flipped ids named per direction in the text (the per-behavior table has them all)
-MAX_BEHAVIOR_ROWS = 1000  # per comparison; beyond it the table keeps the flips and exclusions
+MAX_BEHAVIOR_ROWS = 1000  # per comparison; beyond it the table keeps only the flips
 ANSWER_CHARS = {"html": 3000, "markdown": 120}  # an answer is cut to this in the per-behavior table
 PROBLEMS = {
     "truncated": "truncated (cut off at max_tokens: the verdict saw only the start; raise max_tokens)",
@@ -392,33 +392,40 @@ def _verdict(arm: Any, kind: str) -> str:
 
 
 def behavior_tables(analysis: Analysis) -> dict[ComparisonKey, Behaviors]:
-    """Every comparison's pairs and exclusions with each arm's verdict (the verdicts the
-    statistics used), awaiting their answers; above MAX_BEHAVIOR_ROWS, its flips and exclusions."""
-    arms: dict[tuple[ComparisonKey, str, int], dict[str, Any]] = {}
-    for arm in analysis.arms.itertuples(index=False):
-        arms.setdefault((arm.comparison, arm.id, arm.epoch), {})[arm.tier] = arm
-    tables = {}
+    """Each comparison with pairs: its pairs and exclusions with each arm's verdict (the verdicts
+    the statistics used), awaiting their answers; above MAX_BEHAVIOR_ROWS, only its flips (the
+    exclusions are listed by id above the table). Only the arms of the rows shown are kept."""
+    chosen: dict[ComparisonKey, tuple[list[tuple[str, int]], dict[tuple[str, int], str], str]] = {}
     for comparison in analysis.comparisons:
+        if not comparison.pairs:
+            continue
         status = {(p.id, p.epoch): _flip_status(p) for p in comparison.pairs}
         status.update({(e.id, e.epoch): f"excluded: {e.reason.replace('_', ' ')}" for e in comparison.excluded})
         units = sorted(status, key=_natural)
         selection = f"all {len(units)}, by id"
         if len(units) > MAX_BEHAVIOR_ROWS:
-            notable = [u for u in units if status[u]]
-            units = notable[:MAX_BEHAVIOR_ROWS]
-            selection = (
-                f"{len(units)} of {len(status)} (over {MAX_BEHAVIOR_ROWS}: only flips and exclusions, "
-                f"{'all ' + str(len(notable)) if len(notable) == len(units) else f'the first of {len(notable)}'}, by id)"
-            )
+            flips = [u for u in units if status[u].startswith("flip:")]
+            units = flips[:MAX_BEHAVIOR_ROWS]
+            which = f"all {len(flips)}" if len(units) == len(flips) else f"the first {len(units)} of {len(flips)}"
+            selection = f"{len(units)} of {len(status)} (over {MAX_BEHAVIOR_ROWS} rows: only the flips, {which}, by id)"
+        chosen[comparison.key] = (units, status, selection)
+    wanted = {(key, *unit) for key, (units, _, _) in chosen.items() for unit in units}
+    arms: dict[tuple[ComparisonKey, str, int], dict[str, Any]] = defaultdict(dict)
+    for arm in analysis.arms.itertuples(index=False):
+        if (arm.comparison, arm.id, arm.epoch) in wanted:
+            arms[(arm.comparison, arm.id, arm.epoch)][arm.tier] = arm
+    verdict = {comparison.key: comparison.verdict for comparison in analysis.comparisons}
+    tables = {}
+    for key, (units, status, selection) in chosen.items():
         rows = {}
         for unit in units:
-            by_tier = arms[(comparison.key, *unit)]
+            by_tier = arms[(key, *unit)]
             metadata = next(iter(by_tier.values())).metadata
             rows[unit] = BehaviorRow(
                 unit[0], unit[1], str(metadata.get("semantic_category", "-")), str(metadata.get("order", "-")).replace("_", " "),
-                {tier: _verdict(by_tier.get(tier), comparison.verdict) for tier in TIERS}, status[unit],
+                {tier: _verdict(by_tier.get(tier), verdict[key]) for tier in TIERS}, status[unit],
             )
-        tables[comparison.key] = Behaviors(rows, len(status), selection)
+        tables[key] = Behaviors(rows, len(status), selection)
     return tables
 
 
@@ -490,8 +497,10 @@ def report_blocks(
     blocks += [Figure(name) for name in figures]
     for c, comparison, label in zip(comparisons, analysis.comparisons, labels):
         blocks += comparison_blocks(c, comparison, label, alpha)
-        if behaviors is not None:
+        if behaviors is not None and comparison.key in behaviors:
             blocks.append(behavior_block(behaviors[comparison.key]))
+        elif behaviors is not None:
+            blocks.append(Paragraph("No per-behavior table without pairs: its samples' answers are in samples.jsonl."))
     if behaviors is None:
         blocks.append(Paragraph(
             "Each behavior's two answers and verdicts, side by side: report.html and report.md of "
@@ -535,7 +544,10 @@ def _md_cell(value: str) -> str:
 
 
 def _md_table(table: Table) -> str:
-    rows = [[shorten(str(v), ANSWER_CHARS["markdown"]) if i in table.wide else str(v) for i, v in enumerate(row)] for row in table.rows]
+    rows = [
+        [shorten(str(v), ANSWER_CHARS["markdown"]).replace("<", "&lt;") if i in table.wide else str(v) for i, v in enumerate(row)]
+        for row in table.rows
+    ]  # an answer's "<think>" or other tag-like text must not turn into HTML
     for index in table.marked:  # a highlighted row's first cell in bold
         rows[index][0] = f"**{rows[index][0]}**"
     rows = [table.headers, ["---"] * len(table.headers), *rows]
@@ -567,7 +579,8 @@ body { font-family: Georgia, serif; max-width: 70rem; margin: 2rem auto; padding
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 th { border-bottom: 2px solid #444; }
-table.behaviors { width: 100%; } td.answer { white-space: pre-wrap; min-width: 14rem; font-family: Helvetica, Arial, sans-serif; font-size: 0.8rem; }
+table.behaviors { width: 100%; font-size: 0.78rem; } td.answer { width: 25%; }
+td.answer div { max-height: 12rem; overflow-y: auto; white-space: pre-wrap; font-family: Helvetica, Arial, sans-serif; font-size: 0.8rem; }
 tr.flip td { background: #fdf0d5; } tr.flip td:first-child { box-shadow: inset 4px 0 #D55E00; }
 .warning { background: #fdecea; border-left: 4px solid #b3261e; padding: 0.5rem 0.8rem; }
 details { margin: 0.5rem 0 1.5rem; } summary { cursor: pointer; font-weight: bold; }
@@ -580,7 +593,8 @@ def _html_table(table: Table, css_class: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     body = "".join(
         ('<tr class="flip">' if r in table.marked else "<tr>")
-        + "".join(('<td class="answer">' if i in table.wide else "<td>") + f"{html.escape(str(v))}</td>" for i, v in enumerate(row))
+        + "".join(f'<td class="answer"><div>{html.escape(str(v))}</div></td>' if i in table.wide else f"<td>{html.escape(str(v))}</td>"
+                  for i, v in enumerate(row))
         + "</tr>"
         for r, row in enumerate(table.rows)
     )
