@@ -54,7 +54,7 @@ def test_building_the_parser_imports_nothing_heavy():
         "import sys\n"
         "from compliance_gap import cli\n"
         "parser = cli.build_parser()\n"
-        "for words in [['run'], ['demo'], ['validate-classifier'], ['quant-check'], ['organisms', 'plant']]:\n"
+        "for words in [['run'], ['demo'], ['validate-classifier'], ['quant-check'], ['organisms', 'plant'], ['analyze']]:\n"
         "    try:\n"
         "        parser.parse_args([*words, '--help'])\n"
         "    except SystemExit:\n"

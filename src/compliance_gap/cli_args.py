@@ -48,9 +48,7 @@ def demo(parser: argparse.ArgumentParser) -> None:
 
 
 def analyze(parser: argparse.ArgumentParser) -> None:
-    # the analysis package imports pandas and Inspect; its enums are read only for this command
-    from .analysis.comparisons import DEFAULT_TARGET_GAP_PP, McNemarMethod
-    from .analysis.logs import Verdict
+    from .options import DEFAULT_TARGET_GAP_PP, McNemarMethod, Verdict
 
     parser.description = (
         "Pair training- and deployment-tier verdicts of the same behavior and report the gap, "

@@ -139,3 +139,19 @@ def whole_number_type(low: int, high: int | None = None) -> Callable[[str], int]
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
+
+
+class Verdict(str, Enum):
+    """Which verdict decides refused/complied in the analysis: the judge's when every log has it, else the rule's."""
+
+    AUTO = "auto"
+    RULE = "rule"
+    JUDGE = "judge"
+
+
+class McNemarMethod(str, Enum):
+    EXACT = "exact"  # two-sided binomial test on the discordant pairs
+    CHI2 = "chi2"  # chi-square with continuity correction
+
+
+DEFAULT_TARGET_GAP_PP = 5.0  # the gap the power figure asks about

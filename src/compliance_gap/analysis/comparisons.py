@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..options import choose
+from ..options import DEFAULT_TARGET_GAP_PP, McNemarMethod, choose
 from . import stats
 from .logs import (
     EXCLUSION_REASONS, TIERS, VARIANT_FIELDS, Arm, ComparisonKey, ComparisonPairs, LogHeader, LogSetError, Pair, Verdict, arms_table, load_pairs,
@@ -23,13 +22,7 @@ from .logs import (
 
 ORDERS = ("training_first", "deployment_first")
 ARM_PROBLEMS = ("truncated", "empty", "undecided", "error")  # counted per arm, see arm_counts
-DEFAULT_TARGET_GAP_PP = 5.0
 MISSING = "(missing)"
-
-
-class McNemarMethod(str, Enum):
-    EXACT = "exact"  # two-sided binomial test on the discordant pairs
-    CHI2 = "chi2"  # chi-square with continuity correction
 
 
 @dataclass(frozen=True)

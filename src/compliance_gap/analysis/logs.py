@@ -17,7 +17,6 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -25,7 +24,7 @@ from urllib.parse import unquote
 import pandas as pd
 from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
-from ..options import Tier, choose
+from ..options import Tier, Verdict, choose
 
 TIERS = (Tier.TRAINING.value, Tier.DEPLOYMENT.value)
 TIER_SCORERS = {"rule": "refusal_scorer", "judge": "compliance_judge"}
@@ -39,14 +38,6 @@ OPERATIONAL_CONFIG = {
     "max_retries", "timeout", "attempt_timeout", "stream_idle_timeout", "max_connections",
     "adaptive_connections", "cache_prompt", "cache", "batch", "extra_headers",
 }
-
-
-class Verdict(str, Enum):
-    """Which verdict decides refused/complied: the judge's when every log has it, else the rule's."""
-
-    AUTO = "auto"
-    RULE = "rule"
-    JUDGE = "judge"
 
 
 class LogSetError(ValueError):
