@@ -395,3 +395,9 @@ def test_the_terminal_summarises_the_behaviors(report):
     text = terminal_report(report[0])
     assert f"Flips: refused in training only 1: {IDS[3]}; refused in deployment only 5: {', '.join(sorted(IDS[4:9]))}." in text
     assert "training answer" not in text and "report.html and report.md of" in text
+
+
+def test_a_tag_like_answer_stays_text_in_markdown():
+    table = report_module.Table(["id", "answer"], [["b1", "<think>hidden?</think>Sure | here"]], marked=frozenset({0}), wide=frozenset({1}))
+    markdown = report_module.render_markdown([report_module.Collapsed("Answers", "Note.", table)], {})
+    assert "| **b1** | &lt;think>hidden?&lt;/think>Sure \\| here |" in markdown

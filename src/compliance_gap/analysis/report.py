@@ -492,7 +492,7 @@ def report_blocks(
         blocks.append(summary_table([comparisons[i] for i in with_pairs], [labels[i] for i in with_pairs]))
     blocks += [Paragraph(f"No usable pairs: {labels[i]}: excluded {excluded_text(c)}.") for i, c in enumerate(comparisons) if not c["n_pairs"]]
     blocks += [Alert(f"Warning: {text}") for c, label in zip(comparisons, labels) for text in arm_warnings(c, label)]
-    blocks.append(Paragraph("Models (labels name each by the short name):"))
+    blocks.append(Paragraph("Models (labels use the short name):"))
     blocks.append(Table(["model", "full name"], [[short, full] for full, short in names.items()]))
     blocks += [Figure(name) for name in figures]
     for c, comparison, label in zip(comparisons, analysis.comparisons, labels):
