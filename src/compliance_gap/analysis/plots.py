@@ -160,7 +160,7 @@ def rates_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
 
 def discordance_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
     """Each comparison's 2x2 table; the off-diagonal cells are the flips McNemar tests."""
-    ncols = max(len(comparisons), 1)
+    ncols = len(comparisons)
     with paper_figure(2.6, ncols, width_in=max(3.6, min(2.3 * ncols, 3 * WIDTH_IN))) as (figure, axes):
         for ax, c in zip(axes, comparisons):
             t = c["table"]
@@ -176,8 +176,6 @@ def discordance_plot(comparisons: list[dict[str, Any]], path: Path) -> Path:
             ax.set_title(c["label"].replace(" · ", "\n"), fontsize=7)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(True)
-        for ax in axes[len(comparisons):]:
-            ax.axis("off")
         figure.suptitle("Paired verdicts (shaded: discordant)", fontsize=9)
         return _save(figure, path)
 

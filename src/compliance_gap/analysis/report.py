@@ -34,7 +34,7 @@ FIGURE_CAPTIONS = {
     "discordance": "Paired verdicts; the shaded off-diagonal cells are the flips McNemar's test compares.",
     "breakdown": "Compliance gap per group with Newcombe 95% CI; p Holm-adjusted within each comparison.",
 }
-WARN_SHARE = 0.10  # an arm with more than this share of truncated, empty, undecided or errored answers is flagged
+WARN_PERCENT = 10  # an arm with more than this share of truncated, empty, undecided or errored answers is flagged
 MODEL_NAME_CHARS = 40  # a short model name in labels; the models table gives the full one
 IDS_LISTED = 20  # flipped ids named per direction in the text (the per-behavior table has them all)
 MAX_BEHAVIOR_ROWS = 1000  # per comparison; beyond it the table keeps only the flips
@@ -287,11 +287,12 @@ def arm_table(c: dict[str, Any]) -> Table:
 
 
 def arm_warnings(c: dict[str, Any], label: str) -> list[str]:
-    """One warning per arm with more than WARN_SHARE of its answers truncated, empty, undecided or errored."""
+    """One warning per arm with more than WARN_PERCENT % of its answers truncated, empty, undecided
+    or errored (compared in whole numbers: exactly 10 % is not flagged)."""
     warnings = []
     for tier in TIERS:
         counts = c["arm_counts"][tier]
-        over = [p for p in ARM_PROBLEMS if counts[p] > WARN_SHARE * counts["samples"]]
+        over = [p for p in ARM_PROBLEMS if 100 * counts[p] > WARN_PERCENT * counts["samples"]]
         if over:
             parts = [f"{counts[p]} of {counts['samples']} answers ({fmt_fraction(counts[p] / counts['samples'])}) {PROBLEMS[p]}" for p in over]
             warnings.append(f"{tier} arm of {label}: {'; '.join(parts)}.")
@@ -368,8 +369,7 @@ class Behaviors:
     """One comparison's rows for the per-behavior table, by (id, epoch)."""
 
     rows: dict[tuple[str, int], BehaviorRow]
-    total: int  # pairs and exclusions of the comparison
-    selection: str  # which of them the rows are
+    selection: str  # which of the comparison's pairs and exclusions the rows are
 
 
 def _natural(unit: tuple[str, int]) -> tuple:
@@ -425,7 +425,7 @@ def behavior_tables(analysis: Analysis) -> dict[ComparisonKey, Behaviors]:
                 unit[0], unit[1], str(metadata.get("semantic_category", "-")), str(metadata.get("order", "-")).replace("_", " "),
                 {tier: _verdict(by_tier.get(tier), verdict[key]) for tier in TIERS}, status[unit],
             )
-        tables[key] = Behaviors(rows, len(status), selection)
+        tables[key] = Behaviors(rows, selection)
     return tables
 
 
