@@ -14,9 +14,9 @@ from inspect_ai.model import (
     ModelOutput,
     get_model,
 )
-from inspect_ai.model._generate_config import active_generate_config
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from ._inspect_compat import active_generate_config, hf_api
 from .framing import FramingOptions, build_messages
 from .options import Tier
 from .reasoning import split_reasoning
@@ -33,17 +33,9 @@ def frame(tier: Tier, options: FramingOptions) -> Solver:
     return solve
 
 
-def _hf_api():
-    """The active model's ``hf/`` backend, or None for other providers."""
-    from inspect_ai.model._providers.hf import HuggingFaceAPI
-
-    api = get_model().api
-    return api if isinstance(api, HuggingFaceAPI) else None
-
-
 def make_hf_greedy_if_temperature_zero() -> None:
     """Temperature 0 means greedy decoding; tell the ``hf/`` provider so (it samples by default)."""
-    api = _hf_api()
+    api = hf_api(get_model())
     if api is None:
         return
     config = get_model().config.merge(active_generate_config())
@@ -54,7 +46,7 @@ def make_hf_greedy_if_temperature_zero() -> None:
 def _hf_hit_token_limit(output: ModelOutput, raw: str) -> bool:
     """The ``hf/`` provider reports the batch's padded length and no stop reason: a sample was
     cut off when the batch reached the limit and its own text re-tokenizes to about the limit."""
-    api = _hf_api()
+    api = hf_api(get_model())
     limit = get_model().config.merge(active_generate_config()).max_tokens
     if api is None or limit is None or output.usage is None or output.usage.output_tokens < limit:
         return False
