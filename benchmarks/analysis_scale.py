@@ -1,12 +1,12 @@
 """How `compliance-gap analyze` scales with the number of pairs (issue 14): wall time of
 `analyze --json` and `analyze --out`, and peak memory, on real Inspect logs of N pairs.
 
-The logs are written through Inspect's log API: one small run of the real tier tasks and the
+The logs are written through Inspect's log writer: one small run of the real tier tasks and the
 paired task under a scripted model (answers refuse, comply, think, give nothing or fail, by a
 hash of the behavior), whose samples are then repeated under new ids up to N per log and written
-with ``write_eval_log`` (events, attachments, scores and summaries included, so ``inspect view``
-and ``read_eval_log`` read them like any run). Writing is slow (about 10 ms a sample), so the logs
-are kept in ``--work`` and reused.
+by Inspect's ``EvalRecorder`` as ``write_eval_log`` does (events, attachments, scores and
+summaries included, so ``inspect view`` and ``read_eval_log`` read them like any run). Writing
+takes about 10 ms a sample, so the logs are kept in ``--work`` and reused.
 
 Each measurement is a fresh ``compliance-gap analyze`` process; peak memory is its maximum
 resident set (``wait4``). Tier logs (two logs of N samples) and the paired log (one log of N
@@ -91,16 +91,38 @@ def template_logs(work: Path) -> dict[str, Path]:
 
 
 def write_scaled(template: str, target: str, n: int) -> str:
-    """The template log with its samples repeated under new ids up to n samples."""
-    from inspect_ai.log import read_eval_log, write_eval_log
+    """The template log with its samples repeated under new ids up to n samples.
+
+    ``write_eval_log`` hands every sample to Inspect's ``EvalRecorder`` buffer, which dedupes the
+    whole buffer on each sample added: quadratic, about an hour of CPU for 100k samples. This
+    drives the same recorder the same way ``write_eval_log`` does, with its write-through mode
+    (each sample zipped as it comes, as eval_set does when it seeds a retry); the file is the
+    same kind of log.
+    """
+    import anyio
+    from inspect_ai.log import condense_sample, read_eval_log
+    from inspect_ai.log._recorders.eval import EvalRecorder  # private: write_eval_log's own recorder
 
     log = read_eval_log(template)
     base = sorted(log.samples, key=lambda s: str(s.id))
-    log.samples = [base[i % len(base)].model_copy(update={"id": f"b{i:06d}_{base[i % len(base)].id}"}) for i in range(n)]
-    log.eval.dataset.sample_ids = [s.id for s in log.samples]
+    ids = [f"b{i:06d}_{base[i % len(base)].id}" for i in range(n)]
+    log.eval.dataset.sample_ids = ids
     log.eval.dataset.samples = n
     partial = target.removesuffix(".eval") + ".partial.eval"
-    write_eval_log(log, partial)
+
+    async def write() -> None:
+        recorder = EvalRecorder(os.path.dirname(partial))
+        await recorder.log_init(log.eval, partial, clean=True)
+        await recorder.log_start(log.eval, log.plan)
+        for i, sample_id in enumerate(ids):
+            sample = base[i % len(base)].model_copy(update={"id": sample_id})
+            await recorder.log_sample(log.eval, condense_sample(sample), write_through=True)
+        await recorder.log_finish(
+            log.eval, log.status, log.stats, log.results, log.reductions, log.error,
+            invalidated=log.invalidated, log_updates=log.log_updates, config_updates=log.config_updates,
+        )
+
+    anyio.run(write)
     os.replace(partial, target)
     return target
 
