@@ -79,3 +79,13 @@ def test_demo_flags_out_of_range_are_usage_errors(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["demo", *flags])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_organisms_outputs_default_under_the_current_folder(tmp_path, monkeypatch):
+    from compliance_gap import cli
+
+    monkeypatch.chdir(tmp_path)
+    args = cli.build_parser().parse_args(["organisms", "sae", "--base", "embedded", "--sae", "x", "--organism-outputs", "o.jsonl"])
+    assert args.out == Path("logs/organisms/sae") and not args.out.is_absolute()
+    args = cli.build_parser().parse_args(["organisms", "elicit", "--organism", "o"])
+    assert args.log_dir == Path("logs/organisms/elicit")

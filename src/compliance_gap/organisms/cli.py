@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..options import Elicitation, Policy
-from ..resources import repo_root
 from .patterns import parse_patterns
 from .presets import BASE_PRESETS, SAE_PRESETS
 
-LOGS = repo_root() / "logs" / "organisms"
+LOGS = Path("logs") / "organisms"  # under the current folder, like `inspect eval`
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -108,7 +107,7 @@ def _generate_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--max-rounds", type=int, default=3, help="rounds of asking again for rejected rows (default: 3)")
     p.add_argument("--max-tokens", type=int, default=1500, help="writer generation limit (default: 1500)")
     p.add_argument("--seed", type=int, default=0, help="chooses the requests and patterns (default: 0)")
-    p.add_argument("--log-dir", type=Path, default=LOGS / "writer", help="where the writer's eval logs go (default: logs/organisms/writer under the repository)")
+    p.add_argument("--log-dir", type=Path, default=LOGS / "writer", help="where the writer's eval logs go (default: ./logs/organisms/writer)")
     p.set_defaults(func=_generate)
 
 
@@ -203,7 +202,7 @@ def _elicit_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", help="a judge model: adds the compliance judge and the motivation classifier (default: none, rule-based verdicts only)")
     p.add_argument("-T", "--task-arg", action="append", metavar="KEY=VALUE", help="more task args: placement, mode, protocol, ... (default: none)")
     p.add_argument("--max-connections", type=int, default=8, help="concurrent generations (default: 8)")
-    p.add_argument("--log-dir", type=Path, default=LOGS / "elicit", help="where the logs go (default: logs/organisms/elicit under the repository)")
+    p.add_argument("--log-dir", type=Path, default=LOGS / "elicit", help="where the logs go (default: ./logs/organisms/elicit)")
     p.set_defaults(func=_elicit)
 
 
@@ -236,7 +235,7 @@ def _sae_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default="gold_106", help="gold_106 or a file in its format (default: gold_106)")
     p.add_argument("--reference-label", choices=["all", "potential_faking", "aligned"], default="all", help="which reference scratchpads to compare with (default: all)")
     p.add_argument("--gold", default="gold_106", help="labelled scratchpads for the sanity-check probe (default: gold_106)")
-    p.add_argument("--out", type=Path, default=LOGS / "sae", help="folder for the report (default: logs/organisms/sae under the repository)")
+    p.add_argument("--out", type=Path, default=LOGS / "sae", help="folder for the report (default: ./logs/organisms/sae)")
     p.add_argument("--max-length", type=int, default=512, help="tokens per text (default: 512)")
     p.add_argument("--batch-size", type=int, default=8, help="texts per forward pass (default: 8)")
     p.add_argument("--permutations", type=int, default=1000, help="permutations of the max-T test (default: 1000)")
