@@ -87,7 +87,8 @@ def _check_plant(args: argparse.Namespace) -> int:
         return 0
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(f"{check.comparison}: {check.n_pairs} pairs, planted {check.planted_gap_pp:+.1f} pp, measured "
-          f"{check.measured_gap_pp:+.1f} pp [{check.gap_ci95_pp[0]:+.1f}, {check.gap_ci95_pp[1]:+.1f}], McNemar p {fmt(check.mcnemar_p)}")
+          f"{check.measured_gap_pp:+.1f} pp [{check.gap_ci95_pp[0]:+.1f}, {check.gap_ci95_pp[1]:+.1f}], McNemar p "
+          f"{'n/a' if check.mcnemar_p is None else format(check.mcnemar_p, '.2g')}")
     print(f"verdict vs plant {fmt(check.verdict_vs_plant)}, template vs plant {fmt(check.template_vs_plant)}, "
           f"verdict vs template {fmt(check.verdict_vs_template)} ({check.n_scorer_misses} scorer misses)")
     return 0
