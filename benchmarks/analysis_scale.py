@@ -90,18 +90,17 @@ def template_logs(work: Path) -> dict[str, Path]:
     return template_logs(work)
 
 
-def write_scaled(template: str, target: str, n: int) -> str:
+def write_scaled(template: str, target: str, n: int, batch: int = 2500) -> str:
     """The template log with its samples repeated under new ids up to n samples.
 
-    ``write_eval_log`` hands every sample to Inspect's ``EvalRecorder`` buffer, which dedupes the
-    whole buffer on each sample added: quadratic, about an hour of CPU for 100k samples. This
-    drives the same recorder the same way ``write_eval_log`` does, with its write-through mode
-    (each sample zipped as it comes, as eval_set does when it seeds a retry); the file is the
-    same kind of log.
+    ``write_eval_log`` buffers every sample in Inspect's ``EvalRecorder`` before writing any, and
+    the buffer is deduplicated on each sample added: quadratic, about an hour of CPU for 100k
+    samples. This drives the same recorder as an eval run does: samples logged and flushed
+    every ``batch`` (summaries journalled per flush), then finished and compacted.
     """
     import anyio
     from inspect_ai.log import condense_sample, read_eval_log
-    from inspect_ai.log._recorders.eval import EvalRecorder  # private: write_eval_log's own recorder
+    from inspect_ai.log._recorders.eval import EvalRecorder  # private: the writer of eval runs and write_eval_log
 
     log = read_eval_log(template)
     base = sorted(log.samples, key=lambda s: str(s.id))
@@ -114,9 +113,11 @@ def write_scaled(template: str, target: str, n: int) -> str:
         recorder = EvalRecorder(os.path.dirname(partial))
         await recorder.log_init(log.eval, partial, clean=True)
         await recorder.log_start(log.eval, log.plan)
-        for i, sample_id in enumerate(ids):
-            sample = base[i % len(base)].model_copy(update={"id": sample_id})
-            await recorder.log_sample(log.eval, condense_sample(sample), write_through=True)
+        for i, sample_id in enumerate(ids, start=1):
+            sample = base[(i - 1) % len(base)].model_copy(update={"id": sample_id})
+            await recorder.log_sample(log.eval, condense_sample(sample))
+            if i % batch == 0:
+                await recorder.flush(log.eval)
         await recorder.log_finish(
             log.eval, log.status, log.stats, log.results, log.reductions, log.error,
             invalidated=log.invalidated, log_updates=log.log_updates, config_updates=log.config_updates,
