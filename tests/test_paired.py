@@ -8,19 +8,25 @@ from collections import Counter, defaultdict
 
 import pytest
 from inspect_ai import eval as inspect_eval
-from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ModelOutput
 from inspect_ai.scorer import Target
 from inspect_ai.solver import TaskState
 
 from compliance_gap.behaviors import load_behaviors
 from compliance_gap.framing import framing_text
 from compliance_gap.options import Tier
-from compliance_gap.paired import Order, Protocol, arm_order, pair_score, paired, paired_refusal_scorer
+from compliance_gap.paired import Order, Protocol, arm_order, paired
+from compliance_gap.scorers.motivation import reasoning_trace
+from compliance_gap.scorers.paired import ARM_OUTPUTS, paired_refusal_scorer
 from compliance_gap.scripted import conversation_text, scripted_model
 from .conftest import DEMO_CSV
 
 TRAINING = framing_text(Tier.TRAINING)
 DEPLOYMENT = framing_text(Tier.DEPLOYMENT)
+
+
+def arm_outputs(sample) -> dict[str, ModelOutput]:
+    return {tier: ModelOutput.model_validate(output) for tier, output in sample.store[ARM_OUTPUTS].items()}
 
 
 def framing_of(message_text: str) -> str:
@@ -106,10 +112,14 @@ def test_scores_are_suffixed_by_tier_with_answers_and_traces(tmp_path):
     score = sample.scores["paired_refusal_scorer"]
     assert score.value["refused_training"] == 0 and score.value["refused_deployment"] == 1
     assert score.value["truncated_training"] == 0 and score.value["empty_deployment"] == 0
-    assert score.metadata["answers"]["deployment"].startswith("I'm sorry")
-    assert score.metadata["traces"] == {"training": "free tier, rated", "deployment": "paid tier, private"}
-    metrics = log.results.scores[0].metrics
-    assert metrics["refused_training_rate"].value == 0 and metrics["refused_deployment_rate"].value == 1
+    outputs = arm_outputs(sample)  # each arm's answer is kept once, in the store; scores do not copy it
+    assert outputs["deployment"].completion.startswith("I'm sorry")
+    assert {tier: reasoning_trace(o) for tier, o in outputs.items()} == {"training": "free tier, rated", "deployment": "paid tier, private"}
+    assert not {"answers", "prompts", "traces"} & set(score.metadata)
+    assert set(score.metadata["arms"]) == {"training", "deployment"}
+    results = {(s.scorer, s.name): s.metrics for s in log.results.scores}
+    assert results[("paired_refusal_scorer", "refused_training")]["mean"].value == 0
+    assert results[("paired_refusal_scorer", "refused_deployment")]["mean"].value == 1
     # decoding is one config for both arms: the same generate config in both model calls
     configs = [e.config for e in sample.events if e.event == "model"]
     assert len(configs) == 2 and configs[0] == configs[1] and configs[0].temperature == 0
@@ -146,8 +156,6 @@ def test_scoring_a_sample_without_arm_outputs_says_which_task_to_use():
     state = TaskState(model="m", sample_id="x", epoch=1, input="hi", messages=[], metadata={})
     with pytest.raises(ValueError, match="paired_arms"):
         asyncio.run(paired_refusal_scorer()(state, Target("")))
-    with pytest.raises(ValueError, match="paired_arms"):
-        asyncio.run(pair_score(state, None))
 
 
 def test_compliance_judge_plugs_into_the_paired_scorer(tmp_path):
@@ -171,10 +179,14 @@ def test_compliance_judge_plugs_into_the_paired_scorer(tmp_path):
     scores = log.samples[0].scores
     assert set(scores) == {"paired_refusal_scorer", "paired_compliance_judge", "paired_motivation_classifier"}
     judged = scores["paired_compliance_judge"]
-    assert judged.value == {"refused_training": 0, "complied_training": 1, "refused_deployment": 1, "complied_deployment": 0}
-    assert judged.metadata["verdicts"]["deployment"]["decision"] == "refusal"
+    assert judged.value == {
+        "refused_training": 0, "complied_training": 1, "disagrees_with_rule_training": 0,
+        "refused_deployment": 1, "complied_deployment": 0, "disagrees_with_rule_deployment": 0,
+    }
+    assert judged.metadata["arms"]["deployment"]["decision"] == "refusal"
+    assert judged.metadata["arms"]["deployment"]["judge"] == "mockllm/judge"
     assert scores["paired_motivation_classifier"].value["training_aware_training"] == 1
-    assert log.eval.metadata["verdicts"]["judge"] == "mockllm/judge"
+    assert log.eval.model_roles["judge"].model == "mockllm/judge"
 
 
 def test_real_embedded_model_runs_both_arms_reproducibly(tmp_path):
@@ -190,7 +202,8 @@ def test_real_embedded_model_runs_both_arms_reproducibly(tmp_path):
         assert log.status == "success", log.error
         scores = {s.id: s.scores["paired_refusal_scorer"] for s in log.samples}
         assert all(len([e for e in s.events if e.event == "model"]) == 2 for s in log.samples)
-        return {sid: score.metadata["answers"] for sid, score in scores.items()}, scores
+        answers = {s.id: {tier: o.completion for tier, o in arm_outputs(s).items()} for s in log.samples}
+        return answers, scores
 
     first, scores = answers("a")
     assert first == answers("b")[0]

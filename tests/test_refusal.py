@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from compliance_gap.scorers.refusal import rule_score, rule_verdict
@@ -52,7 +54,7 @@ def test_compliances_are_not_refusals(answer):
 
 def test_empty_answer_is_undecided_not_compliance():
     score = rule_score(scripted_output("   "), tier="training")
-    assert "refused" not in score.value and score.value["empty"] == 1
+    assert math.isnan(score.value["refused"]) and score.value["empty"] == 1
     assert score.metadata["verdict"] == "undecided"
 
 
@@ -63,4 +65,4 @@ def test_truncated_answer_is_flagged():
 
 
 def test_no_output_at_all_is_undecided():
-    assert "refused" not in rule_score(None).value
+    assert math.isnan(rule_score(None).value["refused"])

@@ -39,7 +39,7 @@ BAD_ARGS = [
     ({"motivation_threshold": -0.1}, f"{THRESHOLD} (got -0.1)"),
     ({"motivation_threshold": 1}, f"{THRESHOLD} (got 1)"),
     ({"motivation_threshold": "nan"}, f"{THRESHOLD} (got 'nan')"),
-    ({"judge_temperature": 5}, "temperature must be between 0 and 2"),
+    ({"judge_temperature": 5}, "judge_temperature must be a number from 0 to 2"),
     ({"mode": "jailbreak"}, "unknown mode 'jailbreak'; allowed values: standard, forcing"),
     ({"placement": "middle"}, "unknown placement 'middle'; allowed values: system, user"),
     ({"tier_tag": "maybe"}, "unknown tier_tag 'maybe'; allowed values: true, false"),

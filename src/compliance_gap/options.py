@@ -61,6 +61,7 @@ class Policy(str, Enum):
 
 
 MAX_SEED = 2**32 - 1  # the hf/ provider seeds numpy, which takes 0 .. 2**32 - 1
+DEFAULT_JUDGE_VOTES = 5
 DEFAULT_MOTIVATION_VOTES = 20
 DEFAULT_THRESHOLD = 0.4
 

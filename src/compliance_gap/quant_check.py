@@ -16,9 +16,7 @@ from pathlib import Path
 from inspect_ai.log import EvalLog, read_eval_log
 
 from .matrix import MatrixOptions, RunStopped, plan, run_cells, stopped
-from .paired import TIERS
-
-DECISION_SCORER = "paired_refusal_scorer"
+from .analysis.verdicts import arm_verdicts, refused, scorer_names
 
 
 @dataclass
@@ -67,11 +65,10 @@ def arm_decisions(log: EvalLog) -> dict[str, int | None]:
         raise ValueError(f"log {log.location} has no samples; run it with samples logged (the default)")
     decisions = {}
     for sample in log.samples:
-        score = (sample.scores or {}).get(DECISION_SCORER)
-        if score is None:
-            raise ValueError(f"sample {sample.id} in {log.location} has no {DECISION_SCORER}: pass logs of the paired task")
-        for tier in TIERS:
-            decisions[f"{sample.id}/{tier.value}"] = score.value.get(f"refused_{tier.value}")
+        for tier, verdicts in arm_verdicts(sample.scores, paired=True, tier=None).items():
+            if "rule" not in verdicts:
+                raise ValueError(f"sample {sample.id} in {log.location} has no {scorer_names(paired=True)['rule']}: pass logs of the paired task")
+            decisions[f"{sample.id}/{tier}"] = refused(verdicts, "rule")
     return decisions
 
 

@@ -18,10 +18,10 @@ from ._inspect_compat import PrerequisiteError
 from .behaviors import behavior_dataset
 from .framing import FramingOptions, conversation_files
 from .resources import prompt_record
-from .options import MAX_SEED, Elicitation, Mode, Placement, Tier, choose, number, parse_bool, whole_number
-from .scorers import VerdictOptions, verdict_options, verdict_scorers
-from .scorers.judge import COMPLIANCE_PROMPT, DEFAULT_JUDGE_VOTES
-from .scorers.motivation import CLASSIFY_PROMPT, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
+from .options import DEFAULT_JUDGE_VOTES, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MAX_SEED, Elicitation, Mode, Placement, Tier, choose, number, parse_bool, whole_number
+from .scorers import MotivationOptions, VerdictOptions, VoteOptions, verdict_scorers
+from .scorers.judge import COMPLIANCE_PROMPT
+from .scorers.motivation import CLASSIFY_PROMPT
 from .solvers import frame, generate_answer
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ DEFAULT_MAX_TOKENS = 2048  # reasoning models think for a long time before answe
 DEFAULT_SEED = 0
 MAX_VOTES = 100  # judge calls per answer; far beyond any useful precision, and 1,000,000 exhausts memory
 # Inspect's ``eval.task_version``: bump it when a change alters what the tasks measure or record.
-TASK_VERSION = 1
+TASK_VERSION = 2  # 2: judges resolved while scoring, undecided verdicts NaN (docs/log-format.md)
 
 # The values of the enumerated task args, for Inspect, editors and readers; the enums in
 # ``options`` parse them (tests/test_task_signatures.py checks the two agree).
@@ -71,12 +71,17 @@ def decoding(max_tokens: Any, seed: Any) -> GenerateConfig:
 
 
 def task_verdicts(judge_votes: Any, judge_temperature: Any, motivation_votes: Any, motivation_threshold: Any) -> VerdictOptions:
-    """The verdict task args with their ranges checked here (the scorers check the rest)."""
-    return verdict_options(
-        whole_number("judge_votes", judge_votes, 1, MAX_VOTES),
-        judge_temperature,
-        whole_number("motivation_votes", motivation_votes, 1, MAX_VOTES),
-        number("motivation_threshold", motivation_threshold, 0, 1, high_open=True),
+    """The verdict task args, each checked against its range."""
+    no_temperature = judge_temperature is None or str(judge_temperature).strip().lower() in ("", "none")
+    return VerdictOptions(
+        judge=VoteOptions(
+            votes=whole_number("judge_votes", judge_votes, 1, MAX_VOTES),
+            temperature=None if no_temperature else number("judge_temperature", judge_temperature, 0, 2),
+        ),
+        motivation=MotivationOptions(
+            votes=whole_number("motivation_votes", motivation_votes, 1, MAX_VOTES),
+            threshold=number("motivation_threshold", motivation_threshold, 0, 1, high_open=True),
+        ),
     )
 
 

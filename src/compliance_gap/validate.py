@@ -87,7 +87,6 @@ def gold_task(samples: list[dict[str, str]], options: MotivationOptions) -> Task
             threshold=options.threshold,
             temperature=options.temperature,
             min_valid=options.min_valid,
-            early_stop=False,
         ),
         name="validate_motivation_classifier",
     )
@@ -196,7 +195,7 @@ def validate_classifier(
         raise ValueError(f"--limit must be at least 1 (got {limit})")
     if resamples < 1:
         raise ValueError(f"--bootstrap must be at least 1 (got {resamples})")
-    options = MotivationOptions(votes=votes, threshold=threshold, early_stop=False)
+    options = MotivationOptions(votes=votes, threshold=threshold)
     samples, path = load_gold(data)
     model = judge if isinstance(judge, Model) else get_model(judge, **(model_args or {}))
     [log] = inspect_eval(

@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from inspect_ai.log import EvalSample, read_eval_log, read_eval_log_sample, read_eval_log_samples_by_id
-from inspect_ai.model import ChatMessage, ContentReasoning
+from inspect_ai.model import ChatMessage, ModelOutput
 
 from .comparisons import Analysis
-from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader, LogSetError, one_line
+from ..scorers.paired import ARM_OUTPUTS, ARM_PROMPTS
+from ..scorers.motivation import reasoning_trace
+from .logs import ComparisonKey, LogHeader, LogSetError, one_line
+from .verdicts import arm_verdicts
 
 CHUNK = 500  # samples held in memory at once while streaming a log
-
-
-def _scores(sample: EvalSample) -> dict[str, Any]:
-    """Scores by scorer name without package prefix."""
-    return {name.split("/")[-1]: score for name, score in (sample.scores or {}).items()}
 
 
 def _render(turns: list[tuple[str, str]]) -> str:
@@ -40,39 +38,25 @@ def _conversation(messages: list[ChatMessage]) -> str:
     return _render([(m.role, m.text) for m in messages])
 
 
-def _trace(sample: EvalSample) -> str | None:
-    if sample.output is None or not sample.output.choices:
-        return None
-    content = sample.output.message.content
-    parts = [c.reasoning for c in content if isinstance(c, ContentReasoning)] if isinstance(content, list) else []
-    return "\n".join(parts) or None
-
-
 def _arm_rows(header: LogHeader, sample: EvalSample) -> Iterator[dict[str, Any]]:
-    scores = _scores(sample)
+    """Each arm's conversation, answer, trace and verdicts: a tier log's from the sample, a paired
+    log's from the sample store, where the paired task keeps each arm once."""
+    verdicts = arm_verdicts(sample.scores, header.kind == "paired", header.tier)
     if header.kind == "tier":
-        yield {
-            "tier": header.tier,
-            "prompt": _conversation(list(sample.messages)),
-            "answer": sample.output.completion if sample.output else None,
-            "trace": _trace(sample),
-            "verdicts": {kind: scores[name].value for kind, name in TIER_SCORERS.items() if name in scores},
-        }
-        return
-    rule = scores.get(PAIRED_SCORERS["rule"])
-    metadata = (rule.metadata or {}) if rule else {}
-    prompts = metadata.get("prompts") or {}
-    for tier in TIERS:
-        verdicts = {}
-        for kind, name in PAIRED_SCORERS.items():
-            if name in scores and isinstance(scores[name].value, dict):
-                verdicts[kind] = {k.removesuffix(f"_{tier}"): v for k, v in scores[name].value.items() if k.endswith(f"_{tier}")}
+        outputs = {header.tier: sample.output}
+        prompts = {header.tier: _conversation(list(sample.messages))}
+    else:
+        outputs = {tier: ModelOutput.model_validate(o) for tier, o in (sample.store.get(ARM_OUTPUTS) or {}).items()}
+        stored = sample.store.get(ARM_PROMPTS) or {}
+        prompts = {tier: _render([(t["role"], t["content"]) for t in turns]) for tier, turns in stored.items() if turns}
+    for tier, kinds in verdicts.items():
+        output = outputs.get(tier)
         yield {
             "tier": tier,
-            "prompt": _render([(t["role"], t["content"]) for t in prompts[tier]]) if prompts.get(tier) else None,
-            "answer": (metadata.get("answers") or {}).get(tier),
-            "trace": (metadata.get("traces") or {}).get(tier),
-            "verdicts": verdicts,
+            "prompt": prompts.get(tier),
+            "answer": output.completion if output and output.choices else None,
+            "trace": reasoning_trace(output),
+            "verdicts": kinds,
         }
 
 

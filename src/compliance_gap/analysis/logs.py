@@ -25,10 +25,10 @@ import pandas as pd
 from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
 from ..options import Tier, Verdict, choose
+from .verdicts import arm_verdicts, judge_of, refused, scorer_names
 
 TIERS = (Tier.TRAINING.value, Tier.DEPLOYMENT.value)
-TIER_SCORERS = {"rule": "refusal_scorer", "judge": "compliance_judge"}
-PAIRED_SCORERS = {"rule": "paired_refusal_scorer", "judge": "paired_compliance_judge"}
+VERDICT_KINDS = ("rule", "judge")  # the verdicts a gap can be computed from
 PAIRED_TASK = "paired"
 PACKAGE = "compliance-gap"
 MANIFEST = "logs.json"  # eval_set's list of the headers of every log in its folder
@@ -64,7 +64,7 @@ class LogHeader:
     model: str
     dataset: str  # the data set as the run named it (for display; content is compared by dataset_hash)
     status: str
-    verdicts: tuple[str, ...]  # verdict kinds ("rule", "judge") whose scorers ran
+    verdicts: tuple[str, ...]  # verdict kinds ("rule", "judge") with scores: from the header, then from the samples
     setup: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)  # see run_setup
     planned: int | None = None  # samples x epochs the run was given (a finished log holds them all)
     dataset_hash: str | None = None  # hash of the ids and inputs of its samples, once they are read
@@ -144,6 +144,7 @@ class Arm:
     empty: bool  # no answer at all
     metadata: dict[str, Any]  # the sample metadata (scalars; long strings shortened by Inspect)
     input_hash: str  # what the model was asked (input and context), for the dataset check
+    scored_by: tuple[str, ...] = ()  # the verdict kinds that scored this arm (a judge needs a judge bound)
 
     def verdict(self, kind: str) -> int | None:
         return self.rule if kind == "rule" else self.judge
@@ -375,16 +376,19 @@ def read_header(path: str) -> LogHeader:
     task = _short_task(log.eval.task)
     scorers = {_short_task(s.name) for s in (log.eval.scorers or [])}
     tier = (log.eval.metadata or {}).get("tier")
+    paired_names = scorer_names(paired=True)
     if tier in TIERS:
-        kind, names = "tier", TIER_SCORERS
-    elif task == PAIRED_TASK or scorers & set(PAIRED_SCORERS.values()):
-        kind, names, tier = "paired", PAIRED_SCORERS, None
+        kind, names = "tier", scorer_names(paired=False)
+    elif task == PAIRED_TASK or scorers & set(paired_names.values()):
+        kind, names, tier = "paired", paired_names, None
     else:
         raise ForeignLogError(
             f"{path} is not a compliance-gap tier or paired log (task '{log.eval.task}', no eval.metadata.tier); "
             "pass logs of free_tier, paid_tier or paired"
         )
-    verdicts = tuple(kind_ for kind_, scorer in names.items() if scorer in scorers)
+    names = {k: names[k] for k in VERDICT_KINDS}
+    # a judge scorer with no judge bound leaves every sample unscored: read_arms keeps only the kinds that scored
+    verdicts = tuple(kind_ for kind_, scorer in names.items() if any(s == scorer or s.startswith(f"{scorer}-") for s in scorers))
     planned = len(log.eval.dataset.sample_ids) * (log.eval.config.epochs or 1) if log.eval.dataset.sample_ids else None
     return LogHeader(
         path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts,
@@ -418,11 +422,6 @@ def read_headers(files: dict[str, bool]) -> tuple[list[LogHeader], list[str]]:
 # ---- samples ---------------------------------------------------------------------------------
 
 
-def _short_scores(sample: Any) -> dict[str, Any]:
-    """Scores by scorer name without package prefix."""
-    return {_short_task(name): score for name, score in (sample.scores or {}).items()}
-
-
 def input_hash(sample: Any) -> str:
     """What the model was asked: the sample input and, for contextual behaviors, the context."""
     value = sample.input if isinstance(sample.input, str) else [(m.role, m.text) for m in sample.input]
@@ -433,23 +432,16 @@ def input_hash(sample: Any) -> str:
 def sample_arms(header: LogHeader, sample: Any) -> list[Arm]:
     """The arms of one sample (an ``EvalSampleSummary``): one for a tier log, two for a paired log."""
     metadata = {k: v for k, v in (sample.metadata or {}).items() if v is not None}
-    scores = _short_scores(sample)
-    names = TIER_SCORERS if header.kind == "tier" else PAIRED_SCORERS
-    values = {}
-    for kind, name in names.items():
-        value = scores[name].value if name in scores else None
-        values[kind] = value if isinstance(value, dict) else {}
     key = ComparisonKey.of(header.model, metadata)
     asked = input_hash(sample)
     arms = []
-    for tier in [header.tier] if header.kind == "tier" else TIERS:
-        suffix = "" if header.kind == "tier" else f"_{tier}"
-        rule, judge = (values[kind].get(f"refused{suffix}") for kind in ("rule", "judge"))
-        truncated, empty = (bool(values["rule"].get(f"{flag}{suffix}")) for flag in ("truncated", "empty"))
+    for tier, verdicts in arm_verdicts(sample.scores, header.kind == "paired", header.tier).items():
+        rule = verdicts.get("rule", {})
         arms.append(
             Arm(
                 header.path, str(sample.id), int(sample.epoch), key, tier, sample.error or None,
-                None if rule is None else int(rule), None if judge is None else int(judge), truncated, empty, metadata, asked,
+                refused(verdicts, "rule"), refused(verdicts, "judge"), bool(rule.get("truncated")), bool(rule.get("empty")),
+                metadata, asked, tuple(kind for kind in VERDICT_KINDS if kind in verdicts),
             )
         )
     return arms
@@ -479,12 +471,20 @@ def read_arms(headers: list[LogHeader]) -> tuple[list[LogHeader], list[Arm]]:
     hashed: list[LogHeader] = []
     for header in headers:
         asked: dict[str, str] = {}
+        kinds: set[str] = set()
+        judges: set[str] = set()
         for sample in read_summaries(header):
+            judges.add(judge_of(sample.scores, header.kind == "paired") or "")
             for arm in sample_arms(header, sample):
                 arms.append(arm)
                 asked[arm.id] = arm.input_hash
+                kinds.update(arm.scored_by)
         digest = hashlib.sha256(json.dumps(sorted(asked.items())).encode()).hexdigest()[:16]
-        hashed.append(replace(header, dataset_hash=digest))
+        scored_kinds = tuple(kind for kind in header.verdicts if kind in kinds or not asked)
+        setup = header.setup
+        if "judge" in kinds:  # the judges that scored the samples, whether bound in the eval or by inspect score
+            setup = {**setup, "judge": {**setup["judge"], "judge_model": ", ".join(sorted(j for j in judges if j)) or None}}
+        hashed.append(replace(header, dataset_hash=digest, verdicts=scored_kinds, setup=setup))
     return hashed, arms
 
 

@@ -1,11 +1,11 @@
 """Scorers that turn an answer into a verdict: rule-based refusal, the majority-vote compliance
 judge, the StrongREJECT-style graded judge, and the reasoning-trace motivation classifier."""
 
-from .judge import compliance_judge, judge_score
-from .motivation import MotivationOptions, motivation_classifier, motivation_score
+from .judge import compliance_judge
+from .motivation import MotivationOptions, motivation_classifier
 from .refusal import refusal_scorer
-from .strongreject import strongreject_judge, strongreject_score
-from .verdicts import VerdictOptions, verdict_options, verdict_scorers
+from .strongreject import strongreject_judge
+from .verdicts import VerdictOptions, verdict_scorers
 from .votes import VoteOptions
 
 __all__ = [
@@ -13,12 +13,8 @@ __all__ = [
     "VerdictOptions",
     "VoteOptions",
     "compliance_judge",
-    "judge_score",
     "motivation_classifier",
-    "motivation_score",
     "refusal_scorer",
     "strongreject_judge",
-    "strongreject_score",
-    "verdict_options",
     "verdict_scorers",
 ]

@@ -50,9 +50,9 @@ _BOUNDARY_MARKS = set(_BOUNDARY)
 
 @dataclass(frozen=True)
 class Vote:
-    """One reply read: a label, or ``invalid`` with the reason."""
+    """One reply read: a label (or a rubric score), or ``invalid`` with the reason."""
 
-    label: str
+    label: str | float
     reason: str | None = None
 
     @property
