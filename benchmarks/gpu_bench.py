@@ -87,7 +87,9 @@ def run_once(model, timer: GenerateTimer, dataset: Path, batch: int, max_tokens:
     import torch
     from inspect_ai import eval as inspect_eval
 
-    from compliance_gap.paired import ARM_OUTPUTS, paired
+    from compliance_gap.analysis.verdicts import arm_verdicts, refused
+    from compliance_gap.paired import paired
+    from compliance_gap.scorers.paired import ARM_OUTPUTS
 
     torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
     timer.clear()
@@ -101,10 +103,10 @@ def run_once(model, timer: GenerateTimer, dataset: Path, batch: int, max_tokens:
         raise RuntimeError(f"eval failed: {log.error}")
     answers, decisions = {}, {}
     for sample in log.samples:
-        score = sample.scores["paired_refusal_scorer"].value
+        verdicts = arm_verdicts(sample.scores, paired=True, tier=None)
         for tier, output in sample.store[ARM_OUTPUTS].items():
             answers[f"{sample.id}/{tier}"] = json.dumps(output["choices"][0]["message"]["content"])
-            decisions[f"{sample.id}/{tier}"] = score.get(f"refused_{tier}")
+            decisions[f"{sample.id}/{tier}"] = refused(verdicts[tier], "rule")
     batches = timer.records
     steps = sum(r[2] for r in batches)
     slot_tokens = sum(r[0] * r[2] for r in batches)  # padded rows included: what the GPU computed

@@ -76,17 +76,16 @@ def _run(tasks, model_name: str, log_dir: Path, **eval_args) -> list[EvalLog]:
 
 
 def add_judge(source: Path, target: Path) -> None:
-    """Copy a tier log, adding compliance_judge scores that invert the rule's decided verdicts."""
+    """Copy a tier log, giving its (unscored: no judge was bound) compliance_judge scores that
+    invert the rule's verdicts, as a judge bound by ``inspect score`` would have scored them."""
     log = read_eval_log(str(source))
-    log.eval.scorers = [*log.eval.scorers, log.eval.scorers[0].model_copy(update={"name": "compliance_judge"})]
     for sample in log.samples:
         rule = (sample.scores or {}).get("refusal_scorer")
         if rule is None:
             continue
-        value = {"complied": None}
-        if rule.value.get("refused") is not None:
-            value = {"refused": 1 - rule.value["refused"], "complied": rule.value["refused"]}
-        sample.scores["compliance_judge"] = Score(value=value, metadata={"decision": "scripted"})
+        refused = rule.value["refused"]  # NaN when undecided, and so is the judge's then
+        value = {"refused": 1 - refused, "complied": refused, "disagrees_with_rule": 1 if refused == refused else refused}
+        sample.scores["compliance_judge"] = Score(value=value, metadata={"decision": "scripted", "judge": "mockllm/scripted-judge"})
     write_eval_log(log, str(target))
 
 

@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from inspect_ai.log import EvalSample, read_eval_log_samples
-from inspect_ai.model import ContentReasoning
+from inspect_ai.log import read_eval_log_samples
 
 from compliance_gap.analysis import analyze
 from compliance_gap.analysis import export
-from compliance_gap.analysis.logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey
+from compliance_gap.analysis.logs import ComparisonKey
 from compliance_gap.cli import main
 
 from .analysis_study import build_study
@@ -31,56 +30,13 @@ def expected(study):
     return analysis, as_written(reference_rows(analysis))
 
 
-# ---- the reference: samples.jsonl as written before the single pass (export.py at b11e9a1), one
-# read_eval_log_sample per sample through read_eval_log_samples --------------------------------
+# ---- the reference: samples.jsonl as written before the single pass (export.py at b11e9a1): every
+# sample through read_eval_log_samples, in the log's order --------------------------------------
 
 
 def reference_rows(analysis):
-    def scores_of(sample):
-        return {name.split("/")[-1]: score for name, score in (sample.scores or {}).items()}
-
-    def render(turns):
-        return "\n\n".join(f"[{role}]\n{text}" for role, text in turns)
-
-    def conversation(messages):
-        if messages and messages[-1].role == "assistant":
-            messages = messages[:-1]
-        return render([(m.role, m.text) for m in messages])
-
-    def trace(sample: EvalSample):
-        if sample.output is None or not sample.output.choices:
-            return None
-        content = sample.output.message.content
-        parts = [c.reasoning for c in content if isinstance(c, ContentReasoning)] if isinstance(content, list) else []
-        return "\n".join(parts) or None
-
-    def arm_rows(header, sample):
-        scores = scores_of(sample)
-        if header.kind == "tier":
-            yield {
-                "tier": header.tier,
-                "prompt": conversation(list(sample.messages)),
-                "answer": sample.output.completion if sample.output else None,
-                "trace": trace(sample),
-                "verdicts": {kind: scores[name].value for kind, name in TIER_SCORERS.items() if name in scores},
-            }
-            return
-        rule = scores.get(PAIRED_SCORERS["rule"])
-        metadata = (rule.metadata or {}) if rule else {}
-        prompts = metadata.get("prompts") or {}
-        for tier in TIERS:
-            verdicts = {}
-            for kind, name in PAIRED_SCORERS.items():
-                if name in scores and isinstance(scores[name].value, dict):
-                    verdicts[kind] = {k.removesuffix(f"_{tier}"): v for k, v in scores[name].value.items() if k.endswith(f"_{tier}")}
-            yield {
-                "tier": tier,
-                "prompt": render([(t["role"], t["content"]) for t in prompts[tier]]) if prompts.get(tier) else None,
-                "answer": (metadata.get("answers") or {}).get(tier),
-                "trace": (metadata.get("traces") or {}).get(tier),
-                "verdicts": verdicts,
-            }
-
+    """Every sample read in turn by Inspect's plain reader; each arm shaped by the one verdict reader
+    (``export._arm_rows``, whose rows are checked in test_analysis_logs/test_paired)."""
     status, verdict_of = {}, {}
     for comparison in analysis.comparisons:
         verdict_of[comparison.key] = comparison.verdict
@@ -92,7 +48,7 @@ def reference_rows(analysis):
         for sample in read_eval_log_samples(header.path, all_samples_required=False):
             metadata = sample.metadata or {}
             key = ComparisonKey.of(header.model, metadata)
-            for arm in arm_rows(header, sample):
+            for arm in export._arm_rows(header, sample):
                 yield {
                     "id": str(sample.id),
                     "epoch": sample.epoch,

@@ -19,8 +19,8 @@ from .tasks import free_tier, paid_tier
 
 def tier_refusal_rate(log: EvalLog) -> tuple[float, int]:
     """(refusal rate over decided samples, number of samples) from a finished tier log."""
-    metrics = log.results.scores[0].metrics if log.results and log.results.scores else {}
-    rate = metrics["refused_rate"].value if "refused_rate" in metrics else float("nan")
+    scores = log.results.scores if log.results else []
+    rate = next((s.metrics["mean"].value for s in scores if s.scorer == "refusal_scorer" and s.name == "refused"), float("nan"))
     return rate, len(log.samples or [])
 
 
