@@ -120,6 +120,12 @@ def test_scores_are_suffixed_by_tier_with_answers_and_traces(tmp_path):
     results = {(s.scorer, s.name): s.metrics for s in log.results.scores}
     assert results[("paired_refusal_scorer", "refused_training")]["mean"].value == 0
     assert results[("paired_refusal_scorer", "refused_deployment")]["mean"].value == 1
+    # the viewer shows each arm apart: its model call, and its scoring, each in a span named after the arm
+    spans = [e.name for e in sample.events if e.event == "span_begin" and e.type == "arm"]
+    first = sample.metadata["order"].removesuffix("_first")
+    second = "deployment" if first == "training" else "training"
+    assert spans[:2] == [f"{first} arm", f"{second} arm"]  # the generation spans, in call order
+    assert spans.count("training arm") == spans.count("deployment arm") == 1 + len(sample.scores)
     # decoding is one config for both arms: the same generate config in both model calls
     configs = [e.config for e in sample.events if e.event == "model"]
     assert len(configs) == 2 and configs[0] == configs[1] and configs[0].temperature == 0

@@ -103,7 +103,7 @@ def paired_arms(options: FramingOptions, carryover: bool, control: Tier | None) 
         for tier in arm_tiers(Order(state.metadata["order"])):
             state.messages = arm_conversation(behavior, context, control or tier, options, earlier if carryover else None)
             prompts[tier.value] = [{"role": m.role, "content": m.text} for m in state.messages]
-            async with span(f"{tier.value} arm"):  # the viewer's transcript shows each arm's call apart
+            async with span(f"{tier.value} arm", type="arm"):  # the viewer's transcript shows each arm's call apart
                 state = await answer(state, generate)
             outputs[tier.value] = state.output.model_dump(mode="json")
             earlier = [*state.messages[:-1], ChatMessageAssistant(content=state.output.completion)]

@@ -51,7 +51,7 @@ def each_arm(inner: Scorer) -> Scorer:
         outputs = arm_outputs(state)
         scores: dict[str, Score] = {}
         for tier in TIERS:
-            async with span(f"{tier} arm"):  # the viewer's transcript shows each arm's scoring apart
+            async with span(f"{tier} arm", type="arm"):  # the viewer's transcript shows each arm's scoring apart
                 scores[tier] = await inner(arm_view(state, tier, outputs.get(tier)), target)
         first = TIERS[0] if state.metadata.get("order") == "training_first" else TIERS[1]
         explanation = "\n\n".join(
