@@ -141,3 +141,26 @@ def test_one_model_named_two_ways_is_said_naming_both(logs, tmp_path):
     assert len(result["comparisons"]) == 2 and all(c["n_pairs"] == 0 for c in result["comparisons"])
     for c in result["comparisons"]:
         assert any("'mockllm/model'" in note and "'mockllm//abs/models/model'" in note and "same model name" in note for note in c["notes"])
+
+
+def test_logs_rescored_by_different_judges_are_a_judge_mismatch(logs, tmp_path):
+    """``inspect score`` records no judge role in the header: the judge model is read from the samples."""
+    from inspect_ai import score as inspect_score
+
+    from compliance_gap.scorers import compliance_judge
+
+    folder = tmp_path / "rescored"
+    folder.mkdir()
+    for tier, judge_name in (("training", "mockllm/judge-a"), ("deployment", "mockllm/judge-b")):
+        rescored = inspect_score(
+            read_eval_log(str(logs[tier])), scorers=[compliance_judge(votes=1)],
+            model_roles={"judge": scripted_model(judge, name=judge_name)}, action="append",
+        )
+        assert "judge" not in (rescored.eval.model_roles or {})
+        write_eval_log(rescored, str(folder / logs[tier].name))
+    with pytest.raises(LogSetError) as error:
+        analyze([folder])  # auto: the judge scored every sample, so the judge decides
+    message = str(error.value)
+    assert "judge_model differs" in message and "mockllm/judge-a" in message and "mockllm/judge-b" in message
+    result = analyze([folder], Settings(verdict="rule")).result
+    assert result["mismatches"] == [] and result["comparisons"][0]["n_pairs"] == LIMIT
