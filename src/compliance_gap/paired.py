@@ -42,6 +42,7 @@ from .scorers.judge import DEFAULT_JUDGE_VOTES, judge_score
 from .scorers.motivation import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, MotivationOptions, motivation_score, reasoning_trace
 from .scorers.refusal import rule_score
 from .scorers.votes import VoteOptions
+from .sharding import parse_shard, take_shard
 from .solvers import generate_answer
 from .tasks import (
     DEFAULT_MAX_TOKENS,
@@ -230,6 +231,7 @@ def paired(
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    shard: str | None = None,
     **unknown: Any,
 ) -> Task:
     """Both tiers per behavior in one sample; ``order`` records which ran first.
@@ -250,6 +252,7 @@ def paired(
         judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
         motivation_votes: Votes per reasoning trace for the motivation classifier.
         motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        shard: ``I/K``: run only shard I (0-based) of K, split by a hash of the sample id (None: every sample).
         **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
     """
     reject_unknown("paired", unknown, paired)
@@ -260,7 +263,9 @@ def paired(
         chosen = choose(Protocol, "protocol", protocol)
         carry = parse_bool("carryover", carryover)
         control_tier = parse_control(control)
+        chosen_shard = parse_shard(shard)
         samples, report = behavior_dataset(dataset, categories)
+    samples, shard_record = take_shard(samples, chosen_shard)
     design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": config.seed}
     for sample in samples:
         sample.metadata = {
@@ -285,5 +290,6 @@ def paired(
             "dataset_report": report.as_dict(),
             "verdicts": verdicts.metadata(),
             "prompts": prompts_used(list(TIERS), options),
+            **shard_record,
         },
     )
