@@ -4,22 +4,30 @@ same run unsplit; a missing, duplicated or overlapping shard is an error naming 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log, write_eval_log
 
+import modal_app
+from compliance_gap import cli
 from compliance_gap.analysis import Settings, analyze
 from compliance_gap.analysis.logs import LogSetError
 from compliance_gap.behaviors import behavior_dataset
+from compliance_gap.estimate import MEASURED_STEP_MS, wall_seconds
+from compliance_gap.matrix import MatrixOptions, describe, plan, run_matrix
 from compliance_gap.paired import paired
 from compliance_gap.scripted import scripted_model
 from compliance_gap.sharding import Shard, parse_shard, shard_index, take_shard
 from compliance_gap.tasks import TaskArgumentError, free_tier, paid_tier
 
 from .analysis_runs import IDS, respond
-from .conftest import DEMO_CSV
+from .conftest import DEMO_CSV, REPO
 
 DATASET = str(DEMO_CSV)
 TASKS = {"free_tier": free_tier, "paid_tier": paid_tier, "paired": paired}
@@ -157,10 +165,181 @@ def test_without_a_shard_the_task_runs_every_sample_and_records_no_shard(name):
 def test_the_split_depends_on_the_id_not_the_position():
     samples, _ = behavior_dataset(DATASET)
     assert parse_shard(" 1 / 4 ") == Shard(1, 4) and parse_shard(None) is None
-    kept, record = take_shard(samples, Shard(1, 4))
+    kept, record = take_shard(samples, Shard(2, 3))
     reordered = type(samples)(list(samples)[::-1] + [samples[0].model_copy(update={"id": "added_behavior"})], name=samples.name)
-    kept_again, record_again = take_shard(reordered, Shard(1, 4))
+    kept_again, record_again = take_shard(reordered, Shard(2, 3))
     assert {s.id for s in kept} == {s.id for s in kept_again} - {"added_behavior"}
     assert record_again["shard"]["dataset_hash"] != record["shard"]["dataset_hash"]  # another data set: shards do not mix
-    reversed_only, record_reversed = take_shard(type(samples)(list(samples)[::-1], name=samples.name), Shard(1, 4))
+    reversed_only, record_reversed = take_shard(type(samples)(list(samples)[::-1], name=samples.name), Shard(2, 3))
     assert record_reversed == record  # the same data set in another order is the same data set
+
+
+def test_an_empty_shard_is_refused_naming_it():
+    samples, _ = behavior_dataset(DATASET)
+    empty = next(Shard(i, 40) for i in range(40) if all(shard_index(s.id, 40) != i for s in samples))
+    with pytest.raises(TaskArgumentError, match=rf"^paired: shard {empty.label()} would hold none of the 14 samples .*use fewer shards$"):
+        paired(dataset=DATASET, shard=empty.label())
+
+
+# ---- compliance-gap run --shards K, and the Modal fan-out ------------------------------------
+
+
+class Scripted:
+    """Refuses under the deployment framing and, in both tiers, the bacterium request; complies
+    otherwise. Counts the calls; ``fail`` (a request substring) raises instead."""
+
+    def __init__(self, fail: str | None = None):
+        self.calls, self.fail = 0, fail
+
+    def __call__(self, messages):
+        self.calls += 1
+        request = messages[-1].text
+        if self.fail and self.fail in request:
+            raise RuntimeError("the model server is down")
+        if "paid tier" in messages[0].text or "bacterium" in request:
+            return "I'm sorry, I can't help with that."
+        return "Sure, here you go: step one."
+
+
+def matrix_options(model, log_dir: Path, **changes) -> MatrixOptions:
+    fields = {"models": [scripted_model(model, name="mockllm/a")], "modes": ["standard", "forcing"], "dataset": DATASET,
+              "limit": 10, "log_dir": log_dir, "protocol": "randomized", **changes}
+    return MatrixOptions(**fields)
+
+
+def results(log_dir: Path) -> list[dict]:
+    """The report's comparisons without what depends on the log files."""
+    comparisons = json.loads((log_dir / "report" / "results.json").read_text())["comparisons"]
+    return [{k: v for k, v in c.items() if k not in LOG_FIELDS} for c in comparisons]
+
+
+@pytest.fixture(scope="module")
+def unsplit_matrix(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("matrix")
+    assert run_matrix(matrix_options(Scripted(), log_dir)) == 0
+    return results(log_dir)
+
+
+def test_run_with_shards_analyses_like_the_unsplit_run_and_resumes_without_regenerating(unsplit_matrix, tmp_path, capsys):
+    model = Scripted()
+    options = matrix_options(model, tmp_path, shards=3)
+    assert run_matrix(options) == 0
+    assert model.calls == 2 * 2 * 10  # modes x tiers x the first 10 behaviors: --limit applies before the split
+    out = capsys.readouterr().out
+    assert "6 eval sets (2 cells x 3 shards), 10 behaviors per cell" in out and "total: 40 completions" in out
+    assert "ESTIMATE, not a measurement" in out and "no estimate: no step time measured for this model" in out
+    folders = sorted(p.parent.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.eval"))
+    assert folders == [f"mockllm_a/{mode}-shard-{i}-of-3" for mode in ("forcing", "standard") for i in range(3)]
+    assert results(tmp_path) == unsplit_matrix and unsplit_matrix[0]["n_pairs"] == 10
+    shards = json.loads((tmp_path / "report" / "results.json").read_text())["comparisons"][0]["shards"]
+    assert shards == {"training": 3, "deployment": 3}
+    again = Scripted()
+    assert run_matrix(matrix_options(again, tmp_path, shards=3)) == 0
+    assert again.calls == 0 and results(tmp_path) == unsplit_matrix
+
+
+def test_a_failed_shard_resumes_alone(unsplit_matrix, tmp_path, capsys):
+    failing = Scripted(fail="bacterium")
+    assert run_matrix(matrix_options(failing, tmp_path, shards=3, retry_attempts=0)) == 1
+    err = capsys.readouterr().err
+    assert "mockllm/a [standard] shard" in err and "the model server is down" in err and "rerun the same command" in err
+    assert not (tmp_path / "report").exists()
+    healthy = Scripted()
+    assert run_matrix(matrix_options(healthy, tmp_path, shards=3)) == 0
+    assert healthy.calls == 2 * 2  # only the failed sample, in each mode's shard that holds it, both tiers
+    assert results(tmp_path) == unsplit_matrix
+
+
+def test_run_refuses_bad_shard_counts(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"--shards 40: shards .* would hold none of the 14 samples"):
+        plan(MatrixOptions(models=["mockllm/model"], dataset=DATASET, log_dir=tmp_path, shards=40))
+    with pytest.raises(ValueError, match=r"--shards must be a whole number of at least 1 \(got 0\)"):
+        plan(MatrixOptions(models=["mockllm/model"], dataset=DATASET, log_dir=tmp_path, shards=0))
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--models", "qwen2.5-7b", "--shards", "0", "--dry-run"])
+    assert "argument --shards: must be a whole number of at least 1 (got '0')" in capsys.readouterr().err
+
+
+def test_the_plan_estimates_gpu_time_from_the_measured_step_times(tmp_path):
+    cells = plan(MatrixOptions(models=["r1-distill-llama-8b"], dataset=DATASET, precision="bf16", log_dir=tmp_path, shards=2))
+    text = describe(cells, MatrixOptions(models=["r1-distill-llama-8b"], dataset=DATASET, precision="bf16", log_dir=tmp_path, shards=2), gpus=2)
+    sizes = [len(c.sample_ids) for c in cells]
+    assert sorted(sizes) == [5, 9]  # the demo's 14 behaviors split by id hash
+    # each shard fits one batch of 64: 2 arms x 4,096 steps x 32.9 ms (r1-distill at batch 64, bf16) = 4.5 min
+    assert text.count("~4 min at 32.9 ms/step (r1-distill-llama-8b, hf/, bf16, batch 64)") == 2
+    assert "total: 2 jobs on 2 GPUs: wall ~4 min if all are granted at once; ~0.15 GPU-hours" in text
+    assert MEASURED_STEP_MS[("r1-distill-llama-8b", "hf", "bf16", 64)] == 32.9 and MEASURED_STEP_MS[("qwen2.5-7b", "hf", "bf16", 64)] == 63.8
+    assert wall_seconds([3, 2, 2, 1], 2) == 4 and wall_seconds([3, 2, 2, 1], 1) == 8 and wall_seconds([5], 8) == 5
+
+
+def test_the_modal_fan_out_runs_locally_and_gives_the_same_analysis(unsplit_matrix, tmp_path, monkeypatch):
+    """The fan-out of modal_app.py over a local starmap of the remote function's local body:
+    nothing here reaches Modal."""
+    monkeypatch.setattr(modal_app, "LOCAL_LOGS", tmp_path)
+    model = Scripted()
+    options = {"models": ["mockllm/a"], "modes": ["standard", "forcing"], "dataset": DATASET, "limit": 10, "shards": 3}
+    calls = []
+
+    def local_starmap(jobs):
+        calls.extend(jobs)
+        return (modal_app.run_job.local(*job[:3], models=[scripted_model(model, name="mockllm/a")]) for job in jobs)
+
+    outcomes = modal_app.fan_out(local_starmap, options, "fan", 6)
+    assert [r["job"] for r in outcomes] == list(range(6)) and {r["exit_code"] for r in outcomes} == {0}
+    assert [job[2] for job in calls] == list(range(6)) and model.calls == 40
+    modal_app.analyze_run([tmp_path / "fan"], tmp_path / "fan" / "report")
+    assert results(tmp_path / "fan") == unsplit_matrix
+
+
+def test_the_modal_entry_point_plans_fans_out_and_analyses(unsplit_matrix, tmp_path, monkeypatch, capsys):
+    """``main`` with Modal's pieces replaced by local ones: the remote function by its local body
+    behind a fake ``with_options(...).starmap``, the volume download by the local folder."""
+    monkeypatch.setattr(modal_app, "LOCAL_LOGS", tmp_path)
+    model = Scripted()
+    capped = []
+
+    class LocalFunction:
+        def with_options(self, max_containers):
+            capped.append(max_containers)
+            return self
+
+        def starmap(self, jobs, return_exceptions):
+            assert return_exceptions  # one failed job does not hide the others' results
+            for job in jobs:
+                yield modal_app.matrix_job(*job[:3], models=[scripted_model(model, name="mockllm/a")])
+
+    monkeypatch.setattr(modal_app, "run_job", LocalFunction())
+    monkeypatch.setattr(modal_app, "download_logs", lambda volume, name, dest: list(dest.rglob("*")))
+    modal_app.main.info.raw_f(models="mockllm/a", modes="standard,forcing", dataset=DATASET, limit=10, precision="", run_name="e2e", gpus=4, shards=3)
+    out = capsys.readouterr().out
+    assert capped == [4] and model.calls == 40
+    assert "6 eval sets (2 cells x 3 shards)" in out and "total: 6 jobs" not in out  # no total without measured step times
+    assert "Compliance gap" in out and results(tmp_path / "e2e") == unsplit_matrix
+
+
+def test_the_modal_entry_point_dry_run_starts_nothing_and_bad_options_stop_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(modal_app, "LOCAL_LOGS", tmp_path)
+    monkeypatch.setattr(modal_app, "run_job", None)  # any use of the remote function would fail
+    modal_app.main.info.raw_f(models="r1-distill-llama-8b", dataset=DATASET, gpus=2, shards=2, dry_run=True)
+    assert "total: 2 jobs on 2 GPUs: wall ~4 min if all are granted at once; ~0.15 GPU-hours" in capsys.readouterr().out
+    for flags, message in [({"gpus": 0}, r"--gpus must be a whole number of at least 1 \(got 0\)"), ({"shards": 40}, "--shards 40: shards")]:
+        with pytest.raises(SystemExit, match=rf"^modal_app.py: error: {message}"):
+            modal_app.main.info.raw_f(models="r1-distill-llama-8b", dataset=DATASET, **flags)
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_failed_jobs_are_named_by_their_plan_label():
+    outcomes = modal_app.fan_out(lambda jobs: [{"job": 0, "exit_code": 0}, RuntimeError("preempted\nby the cloud")], {}, "x", 2)
+    assert outcomes[1] == {"job": 1, "exit_code": 1, "error": "RuntimeError: preempted by the cloud"}
+    assert modal_app.failed_jobs(outcomes, ["m [standard] shard 0/2", "m [standard] shard 1/2"]) == [
+        "m [standard] shard 1/2: RuntimeError: preempted by the cloud"
+    ]
+
+
+def test_modal_run_help_shows_gpus_and_shards():
+    """The Modal command line itself (offline: --help contacts no server)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    modal_cli = Path(sys.executable).parent / "modal"
+    result = subprocess.run([str(modal_cli), "run", "modal_app.py", "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "--gpus INTEGER" in result.stdout and "--shards INTEGER" in result.stdout

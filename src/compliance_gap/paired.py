@@ -265,7 +265,7 @@ def paired(
         control_tier = parse_control(control)
         chosen_shard = parse_shard(shard)
         samples, report = behavior_dataset(dataset, categories)
-    samples, shard_record = take_shard(samples, chosen_shard)
+        samples, shard_record = take_shard(samples, chosen_shard)
     design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": config.seed}
     for sample in samples:
         sample.metadata = {

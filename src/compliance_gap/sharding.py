@@ -56,11 +56,22 @@ def dataset_hash(samples: Iterable[Sample]) -> str:
     return hashlib.sha256(json.dumps(asked, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def empty_shards_message(empty: list[int], count: int, samples: int) -> str:
+    listing = ", ".join(f"{i}/{count}" for i in empty)
+    return (
+        f"shard{'s' if len(empty) > 1 else ''} {listing} would hold none of the {samples} samples (the split is by a "
+        "hash of the sample id, so shards are unequal); use fewer shards"
+    )
+
+
 def take_shard(samples: MemoryDataset, shard: Shard | None) -> tuple[MemoryDataset, dict[str, Any]]:
     """The samples of ``shard`` and the eval metadata that records it; the data set unchanged
-    and no metadata without a shard."""
+    and no metadata without a shard. An empty shard is an error: its log would hold no sample
+    to tell the analysis which comparison it belongs to."""
     if shard is None:
         return samples, {}
     kept = [s for s in samples if shard_index(s.id, shard.count) == shard.index]
+    if not kept:
+        raise ValueError(empty_shards_message([shard.index], shard.count, len(samples)))
     record = {"index": shard.index, "count": shard.count, "dataset_hash": dataset_hash(samples)}
     return MemoryDataset(kept, name=samples.name), {SHARD_KEY: record}

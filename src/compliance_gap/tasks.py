@@ -134,7 +134,7 @@ def tier_task(
         verdicts = task_verdicts(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
         chosen_shard = parse_shard(shard)
         samples, report = behavior_dataset(dataset, categories)
-    samples, shard_record = take_shard(samples, chosen_shard)
+        samples, shard_record = take_shard(samples, chosen_shard)
     for sample in samples:
         sample.metadata = {
             **(sample.metadata or {}),
