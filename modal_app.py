@@ -134,7 +134,9 @@ def run_job_vllm(options: dict[str, Any], run_name: str, index: int, models: lis
     return matrix_job(options, run_name, index, models)
 
 
-def fan_out(starmap: Callable[[list[tuple]], Iterable[Any]], options: dict[str, Any], run_name: str, jobs: int, models: list | None = None) -> list[dict[str, Any]]:
+def fan_out(
+    starmap: Callable[[list[tuple]], Iterable[Any]], options: dict[str, Any], run_name: str, jobs: int, models: list | None = None
+) -> list[dict[str, Any]]:
     """Every job of the plan through ``starmap`` (Modal's, returning exceptions, in job order; or a
     local one), each with its result: a job that raised counts as failed, with its error."""
     results = []

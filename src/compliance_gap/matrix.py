@@ -164,7 +164,8 @@ def describe(cells: list[Cell], options: MatrixOptions, gpus: int = 1) -> str:
     behaviors = len(load_behaviors(options.dataset)[0])
     prompts = min(behaviors, options.limit) if options.limit else behaviors
     split = f" ({len(cells) // options.shards} cells x {options.shards} shards)" if options.shards > 1 else ""
-    lines = [f"{len(cells)} eval sets{split}, {prompts} behaviors {'per cell' if split else 'each'} ({options.dataset}), 2 tiers per behavior (paired task):"]
+    each = "per cell" if split else "each"
+    lines = [f"{len(cells)} eval sets{split}, {prompts} behaviors {each} ({options.dataset}), 2 tiers per behavior (paired task):"]
     for cell in cells:
         args = " ".join(f"{k}={v}" for k, v in cell.task_args.items() if v is not None)
         size = f"  ({len(cell.sample_ids)} behaviors)" if cell.sample_ids is not None else ""

@@ -90,16 +90,17 @@ def run_problem(what: str, runs: list[list[LogHeader]]) -> tuple[str, str] | Non
 def misplaced_samples(arms: list[Arm], by_path: dict[str, LogHeader]) -> list[str]:
     """Samples held by a shard log that the split puts in another shard: such logs overlap the
     shard that owns them (or were cut by another split), so their samples would count twice."""
-    wrong: dict[str, list[str]] = defaultdict(list)
+    wrong: dict[str, dict[str, None]] = defaultdict(dict)  # log -> ids, in order, once (a paired sample has two arms)
     for arm in arms:
         shard = by_path[arm.log].shard
-        if shard is not None and shard_index(arm.id, shard.count) != shard.index and arm.id not in wrong[arm.log]:
-            wrong[arm.log].append(arm.id)
+        if shard is not None and shard_index(arm.id, shard.count) != shard.index:
+            wrong[arm.log][arm.id] = None
     problems = []
     for log, ids in wrong.items():
         shard = by_path[log].shard
-        owners = ", ".join(f"{i} belongs to shard {shard_index(i, shard.count)}/{shard.count}" for i in ids[:3])
-        problems.append(f"{Path(log).name} (shard {shard.label()}) holds {len(ids)} samples of other shards ({owners}{', ...' if len(ids) > 3 else ''})")
+        owners = ", ".join(f"{i} belongs to shard {shard_index(i, shard.count)}/{shard.count}" for i in list(ids)[:3])
+        more = ", ..." if len(ids) > 3 else ""
+        problems.append(f"{Path(log).name} (shard {shard.label()}) holds {len(ids)} samples of other shards ({owners}{more})")
     return problems
 
 
@@ -111,9 +112,6 @@ def shard_counts(arms: list[Arm], by_path: dict[str, LogHeader]) -> dict[str, in
 
 def shards_note(counts: dict[str, int]) -> list[str]:
     """The comparison's note on its arms merged from shards (none when no arm was)."""
-    if not counts:
-        return []
-    if len(set(counts.values())) == 1:
-        arms = " and ".join(counts)
-        return [f"the {arms} arm{'s' if len(counts) > 1 else ''} {'each ' if len(counts) > 1 else ''}merged from {next(iter(counts.values()))} shards"]
-    return ["arms merged from shards: " + ", ".join(f"{tier} {count}" for tier, count in counts.items())]
+    if len(counts) == len(Tier) and len(set(counts.values())) == 1:
+        return [f"the training and deployment arms each merged from {counts[Tier.TRAINING.value]} shards"]
+    return [f"the {tier} arm merged from {count} shards" for tier, count in counts.items()]
