@@ -173,8 +173,14 @@ def describe(cells: list[Cell], options: MatrixOptions, gpus: int = 1) -> str:
         if cell.model.model_args:
             lines.append(f"      model args: {cell.model.model_args}")
         lines.append(f"      logs: {cell.log_dir}")
-    lines.append(f"total: {len(cells) * prompts * 2 // options.shards} completions; batch size {options.batch_size}")
+    completions = sum(2 * job_samples(cell, prompts) for cell in cells)
+    lines.append(f"total: {completions} completions; batch size {options.batch_size}")
     return "\n".join(lines + estimate_lines(cells, options, prompts, gpus))
+
+
+def job_samples(cell: Cell, prompts: int) -> int:
+    """The behaviors a job runs: its shard's, or all ``prompts`` of an unsplit cell."""
+    return len(cell.sample_ids) if cell.sample_ids is not None else prompts
 
 
 def estimate_lines(cells: list[Cell], options: MatrixOptions, prompts: int, gpus: int) -> list[str]:
@@ -182,7 +188,7 @@ def estimate_lines(cells: list[Cell], options: MatrixOptions, prompts: int, gpus
     estimates = []
     for cell in cells:
         precision = options.precision if options.precision is not None else default_precision(cell.model.name)
-        samples = len(cell.sample_ids) if cell.sample_ids is not None else prompts
+        samples = job_samples(cell, prompts)
         max_tokens = cell.task_args.get("max_tokens", DEFAULT_MAX_TOKENS)
         engine = cell.model.name.split("/")[0]
         estimates.append((cell, samples, job_estimate(cell.model.preset, engine, precision, options.batch_size, samples, max_tokens)))
