@@ -1,30 +1,35 @@
-"""Run the experiment matrix on a Modal H100, then bring the logs home and print the analysis.
+"""Run the experiment matrix on Modal H100s, then bring the logs home and print the analysis.
 
     modal run modal_app.py --models r1-distill-llama-8b,qwen2.5-7b --modes standard,forcing \\
-        --protocol randomized --limit 50 [--engine vllm] [--precision int4] [--run-name NAME]
+        --protocol randomized --limit 50 [--gpus 8 --shards 4] [--engine vllm] [--precision int4] [--run-name NAME]
 
-The remote function runs ``compliance-gap run`` (``compliance_gap.matrix``) with its logs on a
-Modal volume, committed every ``COMMIT_EVERY_S`` seconds while samples finish, so a run that was
-cut off keeps what it had and resumes when started again with the same ``--run-name``. Hugging
-Face weights and the HarmBench download live on a second volume; the HF token comes from the
-Modal secret ``huggingface`` (key ``HF_TOKEN``). ``--engine vllm`` runs Inspect's ``vllm/``
-provider from an image with vLLM; the default is transformers (``hf/``). See docs/modal.md.
+The plan of ``compliance-gap run`` (``compliance_gap.matrix``) is a list of jobs: each (model,
+mode) cell, or with ``--shards K`` each of its K shards. Every job is one call of the remote
+function, fanned out with Modal's ``starmap`` over at most ``--gpus`` containers of one H100 each.
+A job writes its eval set to its own folder on a Modal volume, committed every ``COMMIT_EVERY_S``
+seconds while samples finish, so a job that was cut off keeps what it had and resumes when the
+same command (same ``--run-name``) is run again; finished jobs find their log and generate
+nothing. Hugging Face weights and the HarmBench download live on a second volume; the HF token
+comes from the Modal secret ``huggingface`` (key ``HF_TOKEN``). ``--engine vllm`` runs Inspect's
+``vllm/`` provider from an image with vLLM; the default is transformers (``hf/``). See docs/modal.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import modal
 
-from compliance_gap.matrix import DEFAULT_BATCH, MatrixOptions, analyze_run, run_matrix as run_matrix_locally
+from compliance_gap.matrix import DEFAULT_BATCH, MatrixOptions, analyze_run, describe, plan, run_job as run_job_locally
+from compliance_gap.options import whole_number
 
 APP_NAME = "compliance-gap"
 GPU = "H100"
-TIMEOUT_S = 24 * 60 * 60  # Modal's longest: the seed study with the transformers engine fits (docs/modal.md)
+TIMEOUT_S = 24 * 60 * 60  # Modal's longest, per job: a whole unsplit cell of the seed study fits (docs/modal.md)
 COMMIT_EVERY_S = 60
 REMOTE_REPO = "/root/compliance-gap"
 HF_CACHE_PATH = "/cache"
@@ -105,28 +110,46 @@ def committing(volume: modal.Volume, every_s: float = COMMIT_EVERY_S):
         volume.commit()
 
 
-def matrix_job(options: dict[str, Any], run_name: str, models: list | None = None) -> dict[str, Any]:
-    """Run the matrix into ``<logs root>/<run_name>``. ``options`` are ``MatrixOptions`` fields;
-    ``models`` (local calls only) replaces ``options["models"]`` with ready Model objects."""
+def matrix_job(options: dict[str, Any], run_name: str, index: int, models: list | None = None) -> dict[str, Any]:
+    """Job ``index`` of the plan into ``<logs root>/<run_name>``. ``options`` are ``MatrixOptions``
+    fields; ``models`` (local calls only) replaces ``options["models"]`` with ready Model objects."""
     log_dir = logs_root() / run_name
     fields = {**options, "log_dir": log_dir}
     if models is not None:
         fields["models"] = models
     with committing(logs_volume):
-        exit_code = run_matrix_locally(MatrixOptions(**fields))
-    return {"exit_code": exit_code, "run_name": run_name, "log_dir": str(log_dir)}
+        exit_code = run_job_locally(MatrixOptions(**fields), index)
+    return {"job": index, "exit_code": exit_code, "run_name": run_name, "log_dir": str(log_dir)}
 
 
 @app.function(image=hf_image, **FUNCTION_SETTINGS)
-def run_matrix(options: dict[str, Any], run_name: str, models: list | None = None) -> dict[str, Any]:
-    """The matrix with the transformers engine (``hf/`` models)."""
-    return matrix_job(options, run_name, models)
+def run_job(options: dict[str, Any], run_name: str, index: int, models: list | None = None) -> dict[str, Any]:
+    """One job with the transformers engine (``hf/`` models)."""
+    return matrix_job(options, run_name, index, models)
 
 
 @app.function(image=vllm_image, **FUNCTION_SETTINGS)
-def run_matrix_vllm(options: dict[str, Any], run_name: str, models: list | None = None) -> dict[str, Any]:
-    """The matrix with the vLLM engine (``vllm/`` models)."""
-    return matrix_job(options, run_name, models)
+def run_job_vllm(options: dict[str, Any], run_name: str, index: int, models: list | None = None) -> dict[str, Any]:
+    """One job with the vLLM engine (``vllm/`` models)."""
+    return matrix_job(options, run_name, index, models)
+
+
+def fan_out(
+    starmap: Callable[[list[tuple]], Iterable[Any]], options: dict[str, Any], run_name: str, jobs: int, models: list | None = None
+) -> list[dict[str, Any]]:
+    """Every job of the plan through ``starmap`` (Modal's, returning exceptions, in job order; or a
+    local one), each with its result: a job that raised counts as failed, with its error."""
+    results = []
+    for index, result in enumerate(starmap([(options, run_name, index, models) for index in range(jobs)])):
+        if isinstance(result, BaseException):
+            result = {"job": index, "exit_code": 1, "error": " ".join(f"{type(result).__name__}: {result}".split())[:300]}
+        results.append(result)
+    return results
+
+
+def failed_jobs(results: list[dict[str, Any]], labels: list[str]) -> list[str]:
+    """The jobs that did not finish, by their plan label, with their exit code or error."""
+    return [f"{labels[r['job']]}: {r.get('error') or 'exit code ' + str(r['exit_code'])}" for r in results if r["exit_code"] != 0]
 
 
 def download_logs(volume, run_name: str, dest: Path) -> list[Path]:
@@ -163,14 +186,20 @@ def main(
     max_tokens: int = 0,
     batch_size: int = DEFAULT_BATCH,
     judge: str = "",
+    gpus: int = 1,
+    shards: int = 1,
+    dry_run: bool = False,
 ) -> None:
+    """``--gpus N``: at most N H100 containers at once (the cap on parallel spend); ``--shards K``:
+    each (model, mode) cell runs as K jobs of about 1/K of the behaviors; ``--dry-run``: print
+    the plan and its estimate, start nothing."""
     options = {
         "models": [m.strip() for m in models.split(",") if m.strip()],
         "modes": [m.strip() for m in modes.split(",") if m.strip()],
         "protocol": protocol,
         "dataset": dataset,
         "limit": limit or None,
-        "precision": precision,
+        "precision": precision or None,  # "": the model's own (an API or mock model takes none)
         "engine": engine,
         "seed": seed,
         "carryover": carryover,
@@ -179,15 +208,26 @@ def main(
         "max_tokens": max_tokens or None,
         "batch_size": batch_size,
         "judge": judge or None,
+        "shards": shards,
     }
-    name = run_name or f"{protocol}-{'-'.join(options['modes'])}-{limit or 'all'}"
-    run_matrix_locally(MatrixOptions(**{**options, "log_dir": LOCAL_LOGS / name}), dry_run=True)  # check options, show the plan
-    function = run_matrix_vllm if engine == "vllm" else run_matrix
-    result = function.remote(options, name)
+    name = run_name or f"{protocol}-{'-'.join(options['modes'])}-{limit or 'all'}" + (f"-{shards}shards" if shards > 1 else "")
+    local = MatrixOptions(**{**options, "log_dir": LOCAL_LOGS / name})
+    try:  # every option is checked before any GPU starts
+        whole_number("--gpus", gpus, 1)
+        jobs = plan(local)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"modal_app.py: error: {error}") from None
+    print(describe(jobs, local, gpus))
+    if dry_run:
+        return
+    function = (run_job_vllm if engine == "vllm" else run_job).with_options(max_containers=gpus)
+    results = fan_out(lambda args: function.starmap(args, return_exceptions=True), options, name, len(jobs))
     dest = LOCAL_LOGS / name
     files = download_logs(logs_volume, name, dest)
     print(f"\n{len(files)} files copied to {dest}")
-    if result["exit_code"] != 0:
-        print(f"the remote run did not finish (exit code {result['exit_code']}); run the same command again to resume it")
-        raise SystemExit(result["exit_code"])
+    failed = failed_jobs(results, [job.label for job in jobs])
+    if failed:
+        print(f"{len(failed)} of {len(jobs)} jobs did not finish:\n  " + "\n  ".join(failed))
+        print("run the same command again: finished jobs are reused, the others resume")
+        raise SystemExit(1)
     print(analyze_run([dest], dest / "report"))

@@ -1,5 +1,6 @@
 """The Modal app: it imports offline, declares its functions, volumes and secret, and the function
-that runs the matrix works when called locally with scripted models."""
+that runs one job of the matrix works when called locally with scripted models (the fan-out over
+jobs: tests/test_sharding.py)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def test_app_declares_functions_volumes_secret_and_entrypoint():
     assert modal_app.app.name == "compliance-gap"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert set(modal_app.app.registered_functions) == {"run_matrix", "run_matrix_vllm"}
+        assert set(modal_app.app.registered_functions) == {"run_job", "run_job_vllm"}
         assert "main" in modal_app.app.registered_entrypoints
-    assert isinstance(modal_app.run_matrix, modal.Function) and isinstance(modal_app.run_matrix_vllm, modal.Function)
+    assert isinstance(modal_app.run_job, modal.Function) and isinstance(modal_app.run_job_vllm, modal.Function)
     settings = modal_app.FUNCTION_SETTINGS
     assert settings["gpu"] == "H100"
     assert settings["volumes"] == {"/cache": modal_app.hf_cache, "/logs": modal_app.logs_volume}
@@ -33,7 +34,7 @@ def test_app_declares_functions_volumes_secret_and_entrypoint():
     assert isinstance(modal_app.hf_image, modal.Image) and isinstance(modal_app.vllm_image, modal.Image)
 
 
-def test_run_matrix_function_runs_locally_with_a_scripted_model(tmp_path, monkeypatch, capsys):
+def test_run_job_function_runs_locally_with_a_scripted_model(tmp_path, monkeypatch):
     monkeypatch.setattr(modal_app, "LOCAL_LOGS", tmp_path)
     calls = []
 
@@ -42,11 +43,10 @@ def test_run_matrix_function_runs_locally_with_a_scripted_model(tmp_path, monkey
         return "I'm sorry, I can't." if "paid tier" in messages[0].text else "Sure, here you go."
 
     options = {"models": ["placeholder"], "modes": ["standard"], "dataset": str(DEMO_CSV), "limit": 3, "protocol": "fixed"}
-    result = modal_app.run_matrix.local(options, "smoke", models=[scripted_model(respond, name="mockllm/modal")])
-    assert result["exit_code"] == 0 and result["log_dir"] == str(tmp_path / "smoke")
+    result = modal_app.run_job.local(options, "smoke", 0, models=[scripted_model(respond, name="mockllm/modal")])
+    assert result == {"job": 0, "exit_code": 0, "run_name": "smoke", "log_dir": str(tmp_path / "smoke")}
     assert len(calls) == 6  # 3 behaviors x 2 tiers
     assert len(list((tmp_path / "smoke").rglob("*.eval"))) == 1
-    assert "protocol=fixed" in capsys.readouterr().out
 
 
 def test_download_logs_copies_the_run_folder(tmp_path):

@@ -124,7 +124,12 @@ def run(parser: argparse.ArgumentParser) -> None:
         help=f"retries of a cell that failed, keeping its finished samples (default: {DEFAULT_RETRY_ATTEMPTS})",
     )
     parser.add_argument("--judge", default=None, metavar="MODEL", help="Inspect model for the judge role: compliance judge and motivation classifier (default: none, rule-based verdicts only)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop (default: run it)")
+    parser.add_argument(
+        "--shards", type=whole_number_type(1), default=1, metavar="K",
+        help="run each cell as K eval sets, one per shard of the behaviors (split by a hash of the id), each resumable on its own; "
+        "the analysis merges them (default: 1, unsplit)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan with its estimated GPU time and stop (default: run it)")
     parser.set_defaults(func=runs(".matrix"))
 
 

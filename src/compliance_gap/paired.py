@@ -38,6 +38,7 @@ from .behaviors import behavior_dataset
 from .framing import FramingOptions, build_messages
 from .options import DEFAULT_JUDGE_VOTES, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, Placement, Protocol, Tier, choose, parse_bool
 from .scorers.paired import ARM_OUTPUTS, ARM_PROMPTS, paired_scorers
+from .sharding import parse_shard, take_shard
 from .solvers import generate_answer
 from .tasks import (
     DEFAULT_MAX_TOKENS,
@@ -131,6 +132,7 @@ def paired(
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    shard: str | None = None,
     **unknown: Any,
 ) -> Task:
     """Both tiers per behavior in one sample; ``order`` records which ran first.
@@ -151,6 +153,7 @@ def paired(
         judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
         motivation_votes: Votes per reasoning trace for the motivation classifier.
         motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        shard: ``I/K``: run only shard I (0-based) of K, split by a hash of the sample id (None: every sample).
         **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
     """
     reject_unknown("paired", unknown, paired)
@@ -161,7 +164,9 @@ def paired(
         chosen = choose(Protocol, "protocol", protocol)
         carry = parse_bool("carryover", carryover)
         control_tier = parse_control(control)
+        chosen_shard = parse_shard(shard)
         samples, report = behavior_dataset(dataset, categories)
+        samples, shard_record = take_shard(samples, chosen_shard)
     design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": config.seed}
     for sample in samples:
         sample.metadata = {
@@ -186,5 +191,6 @@ def paired(
             "dataset_report": report.as_dict(),
             "verdicts": verdicts.metadata(),
             "prompts": prompts_used(list(TIERS), options),
+            **shard_record,
         },
     )

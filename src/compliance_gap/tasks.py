@@ -22,6 +22,7 @@ from .options import DEFAULT_JUDGE_VOTES, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRE
 from .scorers import MotivationOptions, VerdictOptions, VoteOptions, verdict_scorers
 from .scorers.judge import COMPLIANCE_PROMPT
 from .scorers.motivation import CLASSIFY_PROMPT
+from .sharding import parse_shard, take_shard
 from .solvers import frame, generate_answer
 
 logger = logging.getLogger(__name__)
@@ -130,12 +131,15 @@ def tier_task(
     judge_temperature: Any,
     motivation_votes: Any,
     motivation_threshold: Any,
+    shard: str | None,
 ) -> Task:
     with task_arguments("free_tier" if tier is Tier.TRAINING else "paid_tier"):
         options = framing_options(placement, mode, tier_tag, elicitation)
         config = decoding(max_tokens, seed)
         verdicts = task_verdicts(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
+        chosen_shard = parse_shard(shard)
         samples, report = behavior_dataset(dataset, categories)
+        samples, shard_record = take_shard(samples, chosen_shard)
     for sample in samples:
         sample.metadata = {
             **(sample.metadata or {}),
@@ -154,7 +158,7 @@ def tier_task(
         version=TASK_VERSION,
         metadata={
             "tier": tier.value, "seed": config.seed, "dataset": dataset, "dataset_report": report.as_dict(),
-            "verdicts": verdicts.metadata(), "prompts": prompts_used([tier], options),
+            "verdicts": verdicts.metadata(), "prompts": prompts_used([tier], options), **shard_record,
         },
     )
 
@@ -173,6 +177,7 @@ def free_tier(
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    shard: str | None = None,
     **unknown: Any,
 ) -> Task:
     """Training tier (the free tier): the model is told the conversation is monitored and used for training.
@@ -190,6 +195,7 @@ def free_tier(
         judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
         motivation_votes: Votes per reasoning trace for ``motivation_classifier``.
         motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        shard: ``I/K``: run only shard I (0-based) of K, split by a hash of the sample id (None: every sample).
         **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
     """
     reject_unknown("free_tier", unknown, free_tier)
@@ -197,6 +203,7 @@ def free_tier(
         Tier.TRAINING, dataset=dataset, categories=categories, placement=placement, mode=mode, tier_tag=tier_tag,
         max_tokens=max_tokens, seed=seed, elicitation=elicitation, judge_votes=judge_votes,
         judge_temperature=judge_temperature, motivation_votes=motivation_votes, motivation_threshold=motivation_threshold,
+        shard=shard,
     )
 
 
@@ -214,6 +221,7 @@ def paid_tier(
     judge_temperature: float | None = None,
     motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
     motivation_threshold: float = DEFAULT_THRESHOLD,
+    shard: str | None = None,
     **unknown: Any,
 ) -> Task:
     """Deployment tier (the paid tier): the model is told the conversation is private and never used for training.
@@ -231,6 +239,7 @@ def paid_tier(
         judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
         motivation_votes: Votes per reasoning trace for ``motivation_classifier``.
         motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
+        shard: ``I/K``: run only shard I (0-based) of K, split by a hash of the sample id (None: every sample).
         **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
     """
     reject_unknown("paid_tier", unknown, paid_tier)
@@ -238,4 +247,5 @@ def paid_tier(
         Tier.DEPLOYMENT, dataset=dataset, categories=categories, placement=placement, mode=mode, tier_tag=tier_tag,
         max_tokens=max_tokens, seed=seed, elicitation=elicitation, judge_votes=judge_votes,
         judge_temperature=judge_temperature, motivation_votes=motivation_votes, motivation_threshold=motivation_threshold,
+        shard=shard,
     )

@@ -197,6 +197,7 @@ def comparison_result(comparison: ComparisonPairs, settings: Settings, arms: lis
         "label": key.label(),
         "verdict": comparison.verdict,
         "logs": [Path(p).name for p in comparison.logs],
+        "shards": dict(comparison.shards),  # tier -> K, for arms merged from K shards
         **table_stats(table, settings),
         "n_excluded": len(comparison.excluded),
         "excluded_counts": {reason: len(items) for reason, items in excluded.items()},

@@ -25,7 +25,8 @@ import pandas as pd
 from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
 from ..options import Tier, Verdict, choose
-from .verdicts import arm_verdicts, judge_of, refused, scorer_names
+from .shards import ShardRecord, misplaced_samples, run_problem, runs_of, shard_counts, shard_record, shards_note
+from .verdicts import arm_verdicts, base_name, judge_of, refused, scorer_names
 
 TIERS = (Tier.TRAINING.value, Tier.DEPLOYMENT.value)
 VERDICT_KINDS = ("rule", "judge")  # the verdicts a gap can be computed from
@@ -68,6 +69,7 @@ class LogHeader:
     setup: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)  # see run_setup
     planned: int | None = None  # samples x epochs the run was given (a finished log holds them all)
     dataset_hash: str | None = None  # hash of the ids and inputs of its samples, once they are read
+    shard: ShardRecord | None = None  # which shard of a split run it holds (-T shard=I/K; analysis/shards.py)
 
     @property
     def name(self) -> str:
@@ -84,6 +86,7 @@ class LogHeader:
             "dataset_hash": self.dataset_hash,
             "status": self.status,
             "verdicts": list(self.verdicts),
+            **({"shard": self.shard.label(), "full_dataset_hash": self.shard.dataset_hash} if self.shard else {}),
         }
 
 
@@ -222,6 +225,7 @@ class ComparisonPairs:
     notes: list[str] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)  # pooled anyway (allow_mismatch)
     tiers: tuple[str, ...] = TIERS  # the arms its logs hold
+    shards: dict[str, int] = field(default_factory=dict)  # tier -> number of shards, for arms merged from shards
 
 
 @dataclass
@@ -388,11 +392,11 @@ def read_header(path: str) -> LogHeader:
         )
     names = {k: names[k] for k in VERDICT_KINDS}
     # a judge scorer with no judge bound leaves every sample unscored: read_arms keeps only the kinds that scored
-    verdicts = tuple(kind_ for kind_, scorer in names.items() if any(s == scorer or s.startswith(f"{scorer}-") for s in scorers))
+    verdicts = tuple(kind_ for kind_, scorer in names.items() if scorer in {base_name(s) for s in scorers})
     planned = len(log.eval.dataset.sample_ids) * (log.eval.config.epochs or 1) if log.eval.dataset.sample_ids else None
     return LogHeader(
         path, log.eval.eval_id, task, kind, tier, log.eval.model, _dataset_label(log), log.status, verdicts,
-        run_setup(log, names), planned,
+        run_setup(log, names), planned, shard=shard_record(log.eval.metadata),
     )
 
 
@@ -491,20 +495,35 @@ def read_arms(headers: list[LogHeader]) -> tuple[list[LogHeader], list[Arm]]:
 # ---- pairing ---------------------------------------------------------------------------------
 
 
-def check_one_log_per_arm(arms: list[Arm]) -> None:
-    """Two logs for the same arm of a comparison would pair ambiguously."""
+def check_one_log_per_arm(arms: list[Arm], headers: list[LogHeader]) -> None:
+    """Two logs for the same arm of a comparison would pair ambiguously; the shards of one split
+    run count as one log (``shards.py``), and must be complete and disjoint."""
+    by_path = {h.path: h for h in headers}
     logs_by_arm: dict[tuple[ComparisonKey, str], set[str]] = defaultdict(set)
     for arm in arms:
         logs_by_arm[(arm.comparison, arm.tier)].add(arm.log)
-    problems = [
-        f"{tier} tier of {key.label()}: {', '.join(sorted(Path(p).name for p in logs))}"
-        for (key, tier), logs in logs_by_arm.items()
-        if len(logs) > 1
-    ]
-    if problems:
+    tiers_of: dict[tuple[ComparisonKey, tuple[str, ...]], list[str]] = defaultdict(list)  # a paired log holds both
+    for (key, tier), logs in logs_by_arm.items():
+        tiers_of[(key, tuple(sorted(logs)))].append(tier)
+    problems: dict[str, list[str]] = defaultdict(list)
+    for (key, logs), tiers in tiers_of.items():
+        what = f"{' and '.join(tiers)} tier{'s' if len(tiers) > 1 else ''} of {key.label()}"
+        if problem := run_problem(what, runs_of(set(logs), by_path)):
+            problems[problem[0]].append(problem[1])
+    if problems["several"]:
         raise LogSetError(
-            "more than one log for the same tier and model: " + "; ".join(problems)
+            "more than one log for the same tier and model: " + "; ".join(problems["several"])
             + ". Pass only one log per tier (for example the retried run's), or analyse them separately"
+        )
+    if problems["missing"]:
+        raise LogSetError(
+            "a run split into shards is incomplete: " + "; ".join(problems["missing"])
+            + ". Run the missing shards (`compliance-gap run --shards K` resumes where it stopped), or pass every shard's log"
+        )
+    if misplaced := misplaced_samples(arms, by_path):
+        raise LogSetError(
+            "shards overlap: " + "; ".join(misplaced) + ". Pass the logs of one split (-T shard=I/K), each shard once, "
+            "or re-run the shard from a clean folder"
         )
 
 
@@ -578,7 +597,7 @@ def pair_arms(
     logs differ in decoding, scorer, judge or prompts are an error, or with ``allow_mismatch``
     are pooled with every difference recorded."""
     requested = choose(Verdict, "verdict", verdict)
-    check_one_log_per_arm(arms)
+    check_one_log_per_arm(arms, headers)
     by_path = {h.path: h for h in headers}
     groups: dict[ComparisonKey, dict[tuple[str, int], dict[str, Arm]]] = defaultdict(lambda: defaultdict(dict))
     for arm in arms:
@@ -595,6 +614,8 @@ def pair_arms(
         tiers = tuple(t for t in TIERS if any(t in unit for unit in units.values()))
         comparison = ComparisonPairs(key, chosen, logs, notes=notes, tiers=tiers)
         comparison.mismatches = setup_mismatches(key.label(), chosen, log_headers)
+        comparison.shards = shard_counts([arm for unit in units.values() for arm in unit.values()], by_path)
+        comparison.notes += shards_note(comparison.shards)
         if len(logs) > 1 and (different := dataset_mismatch(key.label(), units, log_headers)):
             comparison.mismatches.append(different)
         for (sample_id, epoch), by_tier in sorted(units.items()):

@@ -31,12 +31,17 @@ def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
+def base_name(name: str) -> str:
+    """A scorer's name without package prefix or Inspect's re-scoring number."""
+    return _RESCORED.match(name.split("/")[-1]).group("name")  # type: ignore[union-attr]
+
+
 def scored(scores: dict[str, Any] | None) -> dict[str, Any]:
     """The sample's scores by scorer name (no package prefix, no re-scoring suffix); of several
     scores of one scorer, the last with a value (a judge scorer with no judge is unscored)."""
     chosen: dict[str, Any] = {}
     for full_name, score in (scores or {}).items():
-        name = _RESCORED.match(full_name.split("/")[-1]).group("name")  # type: ignore[union-attr]
+        name = base_name(full_name)
         if isinstance(score.value, dict) or name not in chosen:
             chosen[name] = score
     return chosen
