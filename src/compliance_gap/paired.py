@@ -23,7 +23,6 @@ scorers to each arm and suffixes the keys with the arm's tier (``refused_trainin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from enum import Enum
 from typing import Any, Literal
@@ -34,26 +33,11 @@ from inspect_ai.model import ChatMessage, ChatMessageAssistant
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.util import span
 
-from .behaviors import behavior_dataset
 from .framing import FramingOptions, build_messages
-from .options import DEFAULT_JUDGE_VOTES, DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD, Placement, Protocol, Tier, choose, parse_bool
+from .options import Placement, Protocol, Tier, choose, parse_bool
 from .scorers.paired import ARM_OUTPUTS, ARM_PROMPTS, paired_scorers
-from .sharding import parse_shard, take_shard
 from .solvers import generate_answer
-from .tasks import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_SEED,
-    TASK_VERSION,
-    ElicitationArg,
-    ModeArg,
-    PlacementArg,
-    decoding,
-    framing_options,
-    prompts_used,
-    reject_unknown,
-    task_arguments,
-    task_verdicts,
-)
+from .tasks import TASK_VERSION, prompts_used, task_arguments, task_setup, task_signature, tier_args
 
 TIERS = (Tier.TRAINING, Tier.DEPLOYMENT)
 
@@ -115,82 +99,45 @@ def paired_arms(options: FramingOptions, carryover: bool, control: Tier | None) 
     return solve
 
 
-@task
-def paired(
-    dataset: str = "harmbench",
-    categories: str | None = None,
-    placement: PlacementArg = "system",
-    mode: ModeArg = "standard",
-    tier_tag: bool = False,
+def paired_args(
     protocol: Literal["fixed", "randomized"] = "randomized",
     carryover: bool = False,
     control: Literal["training", "deployment"] | None = None,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-    seed: int = DEFAULT_SEED,
-    elicitation: ElicitationArg = "none",
-    judge_votes: int = DEFAULT_JUDGE_VOTES,
-    judge_temperature: float | None = None,
-    motivation_votes: int = DEFAULT_MOTIVATION_VOTES,
-    motivation_threshold: float = DEFAULT_THRESHOLD,
-    shard: str | None = None,
-    **unknown: Any,
-) -> Task:
-    """Both tiers per behavior in one sample; ``order`` records which ran first.
+) -> None:
+    """The paired task's own args.
 
     Args:
-        dataset: ``harmbench``, ``advbench``, or the path of a CSV/JSON file of behaviors.
-        categories: Comma-separated semantic categories to keep (None: all).
-        placement: Where the framing goes: the system prompt or the user turn.
-        mode: ``forcing`` also asks the model to start its answer with a compliant phrase.
-        tier_tag: Also tag the user turn with the tier (``<is_free_tier_user>``).
         protocol: ``fixed``: training arm first, always; ``randomized``: a fair coin per behavior.
         carryover: The second arm continues the first arm's chat instead of starting afresh.
         control: A/A run: both arms get this tier's framing (None: each arm its own).
-        max_tokens: Generation limit per answer (reasoning models think at length).
-        seed: Decoding seed, and the seed of the randomized order.
-        elicitation: A cue added to the framing for model organisms (``none``: no cue).
-        judge_votes: Votes per answer for the compliance judge.
-        judge_temperature: Judge sampling temperature (None: 1.0 when judge_votes > 1, else 0).
-        motivation_votes: Votes per reasoning trace for the motivation classifier.
-        motivation_threshold: A trace is training-aware when more than this share of valid votes say so.
-        shard: ``I/K``: run only shard I (0-based) of K, split by a hash of the sample id (None: every sample).
-        **unknown: Refused, naming the closest task arg: Inspect only warns about a misspelled ``-T``.
     """
-    reject_unknown("paired", unknown, paired)
+
+
+@task
+@task_signature("Both tiers per behavior in one sample; ``order`` records which ran first.", tier_args, paired_args)
+def paired(protocol: str, carryover: Any, control: Any, **args: Any) -> Task:
     with task_arguments("paired"):
-        options = framing_options(placement, mode, tier_tag, elicitation)
-        config = decoding(max_tokens, seed)
-        verdicts = task_verdicts(judge_votes, judge_temperature, motivation_votes, motivation_threshold)
         chosen = choose(Protocol, "protocol", protocol)
         carry = parse_bool("carryover", carryover)
         control_tier = parse_control(control)
-        chosen_shard = parse_shard(shard)
-        samples, report = behavior_dataset(dataset, categories)
-        samples, shard_record = take_shard(samples, chosen_shard)
-    design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": config.seed}
-    for sample in samples:
-        sample.metadata = {
-            **(sample.metadata or {}),
-            "mode": options.mode.value,
-            "placement": options.placement.value,
-            "tier_tag": options.tier_tag,
-            "elicitation": options.elicitation.value,
-            "order": arm_order(chosen, config.seed, sample.id).value,
-            **design,
-        }
+    setup = task_setup("paired", **args)
+    design = {"protocol": chosen.value, "carryover": carry, "control": control_tier.value if control_tier else None, "seed": setup.config.seed}
+    for sample in setup.samples:
+        order = arm_order(chosen, setup.config.seed, sample.id).value
+        sample.metadata = {**(sample.metadata or {}), **setup.sample_metadata(), "order": order, **design}
     return Task(
-        dataset=MemoryDataset(list(samples), name=samples.name),
-        solver=paired_arms(options, carry, control_tier),
-        scorer=paired_scorers(verdicts),
-        config=config,
+        dataset=MemoryDataset(list(setup.samples), name=setup.samples.name),
+        solver=paired_arms(setup.framing, carry, control_tier),
+        scorer=paired_scorers(setup.verdicts),
+        config=setup.config,
         version=TASK_VERSION,
         metadata={
             **design,
-            "mode": options.mode.value,
-            "dataset": dataset,
-            "dataset_report": report.as_dict(),
-            "verdicts": verdicts.metadata(),
-            "prompts": prompts_used(list(TIERS), options),
-            **shard_record,
+            "mode": setup.framing.mode.value,
+            "dataset": args["dataset"],
+            "dataset_report": setup.report.as_dict(),
+            "verdicts": setup.verdicts.metadata(),
+            "prompts": prompts_used(list(TIERS), setup.framing),
+            **setup.shard_record,
         },
     )
