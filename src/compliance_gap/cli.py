@@ -66,5 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside an eval (run and quant-check say how to resume)
         print(f"compliance-gap {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        from .exiting import let_local_generation_end  # imports Inspect: not before --help
+
+        let_local_generation_end()
+
+
 if __name__ == "__main__":
     sys.exit(main())
