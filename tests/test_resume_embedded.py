@@ -192,6 +192,8 @@ def test_the_last_rerun_finishes_and_generates_no_finished_sample_again(trial):
     assert "Compliance gap" in run.out and INTERRUPTED not in run.err and run.report
     done = finished(trial.unfinished)
     assert run.generations == 2 * (LIMIT - len(done))  # both tiers of each unfinished sample, nothing more
+    # eval_set's retry clean-up removed the cancelled log; the killed run's log stays beside the current one
+    assert sorted(log.status for log in trial.logs.values()) == ["started", "success"]
     [current] = [log for log in trial.logs.values() if log.status == "success"]
     assert len(current.samples) == len(finished(current)) == LIMIT
     for sid, sample in done.items():  # reused from the killed run's log as it was

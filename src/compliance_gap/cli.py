@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compliance-gap {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
-        from .exiting import let_local_generation_end  # imports Inspect: not before --help
+        if "inspect_ai" in sys.modules:  # a command that ran Inspect; the others exit without importing it
+            from .exiting import let_local_generation_end
 
-        let_local_generation_end()
+            let_local_generation_end()
 
 
 if __name__ == "__main__":
