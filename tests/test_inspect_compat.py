@@ -64,3 +64,51 @@ print(sorted(m for m in ("torch", "transformers", "inspect_ai.model._providers.h
         result = subprocess.run([sys.executable, "-c", code, logs], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+
+def test_hf_generation_busy_follows_the_providers_batch_thread():
+    """A request whose generation blocks through the provider's own batch thread: busy while it
+    runs (the requests queued behind it are dropped), idle once the thread waits for requests."""
+    import asyncio
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    import torch
+    from inspect_ai.model._providers import hf
+
+    release, running, errors = threading.Event(), threading.Event(), []
+
+    def generator(**kwargs):
+        running.set()
+        release.wait(30)
+        raise RuntimeError("generation stopped by the test")
+
+    def request() -> hf.GenerateInput:
+        tokens = {"input_ids": torch.zeros((1, 2), dtype=torch.long), "attention_mask": torch.ones((1, 2), dtype=torch.long)}
+        return hf.GenerateInput(input="x", device="cpu", tokenizer=lambda inputs: tokens, generator=generator,
+                                decoder=lambda **kwargs: [], batch_size=1)
+
+    def call():
+        try:
+            asyncio.run(hf.batched_generate(request()))
+        except RuntimeError as error:
+            errors.append(str(error))
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert running.wait(30)
+    assert _inspect_compat.hf_generation_busy()
+    for _ in range(2):  # requests nobody awaits, as after Ctrl-C
+        item = request()
+        hf.batch_queue.put(hf._QueueItem(input=item, future=Future(), key=hf._batch_key(item)))
+    assert _inspect_compat.drop_queued_hf_generations() == 2 and hf.batch_queue.empty()
+    assert _inspect_compat.hf_generation_busy()  # still inside the batch
+    release.set()
+    caller.join(30)
+    assert errors == ["generation stopped by the test"]
+    deadline = time.monotonic() + 10
+    while _inspect_compat.hf_generation_busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _inspect_compat.hf_generation_busy()

@@ -10,10 +10,17 @@ any of it moves or changes.
   whose ``do_sample`` and ``tokenizer`` the solvers use. Its module imports torch and
   transformers, so it is imported only for a model that already runs on that provider:
   ``mockllm/`` and API models never import torch.
+- ``hf_generation_busy`` / ``drop_queued_hf_generations``: the ``hf/`` provider generates in a
+  daemon thread (``batch_thread``) fed by ``batch_queue``; it waits for requests in
+  ``_drain_batches`` (counting them in ``collected``) and generates in ``_generate_batch``.
+  After Ctrl-C that thread goes on generating what was asked before it, and a process that exits
+  while it is inside torch aborts ("terminate called without an active exception", SIGABRT).
 """
 
 from __future__ import annotations
 
+import sys
+from queue import Empty
 from typing import Any
 
 from inspect_ai._util.error import PrerequisiteError
@@ -22,7 +29,7 @@ from inspect_ai.model._generate_config import active_generate_config
 
 HF_PROVIDER_MODULE = "inspect_ai.model._providers.hf"
 
-__all__ = ["PrerequisiteError", "active_generate_config", "hf_api"]
+__all__ = ["PrerequisiteError", "active_generate_config", "drop_queued_hf_generations", "hf_api", "hf_generation_busy"]
 
 
 def hf_api(model: Model) -> Any | None:
@@ -32,3 +39,31 @@ def hf_api(model: Model) -> Any | None:
     from inspect_ai.model._providers.hf import HuggingFaceAPI
 
     return model.api if isinstance(model.api, HuggingFaceAPI) else None
+
+
+def hf_generation_busy() -> bool:
+    """Whether the ``hf/`` provider's thread is generating or holds requests to generate; False
+    when no model ran on that provider in this process (its module is then never imported)."""
+    hf = sys.modules.get(HF_PROVIDER_MODULE)
+    thread = getattr(hf, "batch_thread", None)
+    if thread is None or not thread.is_alive():
+        return False
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None and frame.f_code is not hf._drain_batches.__code__:
+        frame = frame.f_back
+    # idle only while waiting for requests with none collected; anywhere else it generates or is about to
+    return frame is None or frame.f_locals.get("collected") != 0 or not hf.batch_queue.empty()
+
+
+def drop_queued_hf_generations() -> int:
+    """Drop the requests queued for the ``hf/`` provider's thread (after Ctrl-C nobody awaits
+    them); how many were dropped."""
+    hf = sys.modules.get(HF_PROVIDER_MODULE)
+    dropped = 0
+    while hf is not None:
+        try:
+            hf.batch_queue.get_nowait()
+        except Empty:
+            break
+        dropped += 1
+    return dropped

@@ -66,5 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside an eval (run and quant-check say how to resume)
         print(f"compliance-gap {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if "inspect_ai" in sys.modules:  # a command that ran Inspect; the others exit without importing it
+            from .exiting import let_local_generation_end
+
+            let_local_generation_end()
+
+
 if __name__ == "__main__":
     sys.exit(main())
