@@ -94,7 +94,7 @@ def test_all_refusals_table():
     assert block["refusal_rate"] == {"training": 1.0, "deployment": 1.0}
     assert block["compliance_gap_pp"] == 0.0
     assert block["flip_rate"] == 0.0
-    assert block["mcnemar"]["pvalue"] == 1.0
+    assert block["mcnemar"].pvalue == 1.0
     assert block["refusal_rate_ci95"]["training"] == pytest.approx(list(hand_wilson(12, 12)))
     low, high = block["gap_ci95_pp"]
     assert low <= 0 <= high and -30 < low and high < 30
@@ -104,7 +104,7 @@ def test_empty_table_has_no_statistics():
     block = table_stats(stats.PairTable(), Settings())
     assert block["n_pairs"] == 0
     assert math.isnan(block["compliance_gap_pp"]) and all(math.isnan(v) for v in block["gap_ci95_pp"])
-    assert block["mcnemar"]["pvalue"] is None
+    assert block["mcnemar"].pvalue is None
 
 
 def test_fisher_matches_scipy_and_tolerates_empty_rows():
@@ -169,7 +169,7 @@ def test_order_effect_is_flagged_only_after_holm_over_its_two_tests():
         return [Pair(f"{order}{i}", 1, t, d, {"order": order}, {"order": order}) for i, (t, d) in enumerate(cells)]
 
     chance = order_effect(pairs("deployment_first", 133, 56) + pairs("training_first", 167, 44), Settings())
-    assert chance["flip_rate_test"]["pvalue"] < 0.05 < chance["flip_rate_test"]["pvalue_holm"]
-    assert chance["depends_on_order"] is False
+    assert chance.flip_rate_test.pvalue < 0.05 < chance.flip_rate_test.pvalue_holm
+    assert chance.depends_on_order is False
     real = order_effect(pairs("training_first", 150, 50) + pairs("deployment_first", 150, 0, 50), Settings())
-    assert real["depends_on_order"] is True and real["direction_test"]["pvalue_holm"] < 1e-10
+    assert real.depends_on_order is True and real.direction_test.pvalue_holm < 1e-10
