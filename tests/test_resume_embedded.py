@@ -21,9 +21,12 @@ from pathlib import Path
 
 import pytest
 from inspect_ai.log import EvalLog, read_eval_log, read_eval_log_sample_summaries
+from inspect_ai.model import ModelOutput
 
 from compliance_gap import cli
+from compliance_gap.analysis.verdicts import arm_verdicts
 from compliance_gap.matrix import INTERRUPTED
+from compliance_gap.scorers.paired import ARM_OUTPUTS
 
 from .conftest import DEMO_CSV, REPO
 
@@ -131,8 +134,13 @@ def model_calls(sample) -> list:
 
 def decisions(log: EvalLog) -> dict:
     """Sample id -> the rule's verdict on each tier (with truncation and emptiness) and both answers."""
-    scores = {sid: s.scores["paired_refusal_scorer"] for sid, s in finished(log).items()}
-    return {sid: (score.value, score.metadata["answers"]) for sid, score in scores.items()}
+    return {
+        sid: (
+            arm_verdicts(s.scores, paired=True, tier=None),
+            {tier: ModelOutput.model_validate(output).completion for tier, output in s.store[ARM_OUTPUTS].items()},
+        )
+        for sid, s in finished(log).items()
+    }
 
 
 @dataclass
