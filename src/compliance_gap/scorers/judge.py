@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from inspect_ai.model import ModelOutput
-from inspect_ai.scorer import Score, Scorer, Target, mean, multi_scorer, scorer, stderr
+from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from ..options import DEFAULT_JUDGE_VOTES
@@ -24,9 +24,9 @@ from .votes import (
     DEFAULT_VOTE_MAX_TOKENS,
     UNDECIDED,
     VoteOptions,
+    ballot,
     ballot_metadata,
     bound_judge,
-    judge_vote,
     no_judge_score,
     plurality,
     run_ballot,
@@ -87,10 +87,7 @@ def compliance_judge(
         max_tokens: Generation limit per vote.
     """
     options = VoteOptions(votes=votes, temperature=temperature, min_valid=min_valid, max_tokens=max_tokens)
-    ballot = multi_scorer(
-        [judge_vote(lambda state: judge_prompt(COMPLIANCE_PROMPT, state), read_verdict, options, n) for n in range(votes)],
-        plurality(list(VERDICTS), options.valid_needed),
-    )
+    votes_cast = ballot(lambda state: judge_prompt(COMPLIANCE_PROMPT, state), read_verdict, options, plurality(list(VERDICTS), options.valid_needed))
 
     async def score(state: TaskState, target: Target) -> Score:
         judge = bound_judge()
@@ -99,7 +96,7 @@ def compliance_judge(
         rule = rule_score(state.output, state.metadata.get("tier"))
         answer = judged_answer(state.output)
         if answer:
-            counted = (await run_ballot(judge, ballot, state, target, options)).metadata or {}
+            counted = (await run_ballot(judge, votes_cast, state, target, options)).metadata or {}
         else:
             counted = ballot_metadata([], VERDICTS, UNDECIDED, "empty answer: nothing to judge")
         decision = counted["decision"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inspect_ai.model import ContentReasoning, ModelOutput
-from inspect_ai.scorer import Score, Scorer, Target, mean, multi_scorer, scorer, stderr
+from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from ..options import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
@@ -23,8 +23,8 @@ from .votes import (
     NEGATIVE,
     POSITIVE,
     VoteOptions,
+    ballot,
     bound_judge,
-    judge_vote,
     no_judge_score,
     run_ballot,
     share_above,
@@ -97,10 +97,7 @@ def motivation_classifier(
         max_tokens: Generation limit per vote.
     """
     options = MotivationOptions(votes=votes, threshold=threshold, temperature=temperature, min_valid=min_valid, max_tokens=max_tokens)
-    ballot = multi_scorer(
-        [judge_vote(classify_prompt, read_category, options, n) for n in range(votes)],
-        share_above(list(CATEGORIES), POSITIVE_CATEGORY, threshold, options.valid_needed),
-    )
+    votes_cast = ballot(classify_prompt, read_category, options, share_above(list(CATEGORIES), POSITIVE_CATEGORY, threshold, options.valid_needed))
 
     async def score(state: TaskState, target: Target) -> Score:
         judge = bound_judge()
@@ -114,7 +111,7 @@ def motivation_classifier(
                 explanation="the answer has no reasoning trace to classify",
                 metadata={"decision": NO_TRACE, "tier": tier, "votes": [], "shares": {}, "votes_used": 0, "judge": str(judge)},
             )
-        counted = (await run_ballot(judge, ballot, state, target, options)).metadata or {}
+        counted = (await run_ballot(judge, votes_cast, state, target, options)).metadata or {}
         decision = counted["decision"]
         positive_share = counted["shares"].get(POSITIVE_CATEGORY)
         return Score(

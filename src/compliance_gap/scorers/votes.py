@@ -21,7 +21,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
-from inspect_ai.scorer import Score, Scorer, ScoreReducer, Target, score_reducer
+from inspect_ai.scorer import Score, Scorer, ScoreReducer, Target, multi_scorer, score_reducer
 from inspect_ai.solver import TaskState
 
 from .parse import INVALID, MISSING, Vote
@@ -149,6 +149,12 @@ def judge_vote(prompt: Callable[[TaskState], str], read: Callable[[str], Vote], 
         return Score(value=vote_read.label, answer=reply, explanation=reason, metadata={"reason": reason, "error": None})
 
     return vote
+
+
+def ballot(prompt: Callable[[TaskState], str], read: Callable[[str], Vote], options: VoteOptions, reducer: ScoreReducer) -> Scorer:
+    """All the votes of one answer: ``options.votes`` judge calls, run by Inspect's ``multi_scorer``
+    and counted by ``reducer``."""
+    return multi_scorer([judge_vote(prompt, read, options, n) for n in range(options.votes)], reducer)
 
 
 def ballot_metadata(votes: list[Score], labels: Sequence[str], decision: str, rule: str) -> dict[str, Any]:
