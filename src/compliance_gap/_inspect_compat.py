@@ -13,7 +13,7 @@ any of it moves or changes.
 - ``keep_hf_weights_single``: every sample opens an ACP session whose event router
   (``inspect_ai/agent/_acp/event_mapping.py``, ``_build_usage_update``) looks up each model event's
   model by name with ``get_model_info(event.model)``. For a name Inspect's database does not know
-  (``hf//local/path``, most hub repos), that lookup builds the provider again
+  (``hf//local/path``, hub repos it lacks), that lookup builds the provider again
   (``inspect_ai/model/_model_info.py``, ``get_model(model, api_key=MODEL_INFO_LOOKUP_API_KEY)``):
   for ``hf/`` a second ``from_pretrained`` without the run's model args (so in the checkpoint's
   dtype, not the requested precision), kept for the whole process by ``get_model``'s memo.
