@@ -8,6 +8,7 @@ import inspect
 import re
 import subprocess
 import sys
+import uuid
 
 from inspect_ai.model import GenerateConfig
 
@@ -36,6 +37,61 @@ def test_prerequisite_error_is_still_inspects():
     from inspect_ai._util.error import PrerequisiteError
 
     assert _inspect_compat.PrerequisiteError is PrerequisiteError
+
+
+def test_sample_sessions_still_look_up_model_info_by_name():
+    """keep_hf_weights_single exists because of this call; if Inspect stops making it (or makes
+    it without building a provider), check tests/test_hf_weight_loads.py without the shim."""
+    from inspect_ai.agent._acp import event_mapping
+
+    assert "get_model_info(event.model)" in inspect.getsource(event_mapping._build_usage_update)
+
+
+def _count_provider_builds(monkeypatch) -> list[str]:
+    """Record the models that Inspect's model info lookup builds a provider for (instead of building it)."""
+    import inspect_ai.model._model as model_module
+
+    built: list[str] = []
+
+    def recording_get_model(model, *args, **kwargs):
+        built.append(model)
+        raise ValueError("not built in this test")
+
+    monkeypatch.setattr(model_module, "get_model", recording_get_model)
+    return built
+
+
+def test_a_by_name_lookup_builds_the_provider_unless_the_name_has_model_info(monkeypatch):
+    from inspect_ai.model import ModelInfo, get_model_info, set_model_info
+
+    built = _count_provider_builds(monkeypatch)
+    unknown, registered = (f"hf//no/such/model-{uuid.uuid4().hex}" for _ in range(2))
+    assert get_model_info(unknown) is None
+    assert built == [unknown]  # what loads an hf/ model's weights a second time
+    set_model_info(registered, ModelInfo())  # what keep_hf_weights_single does
+    assert get_model_info(registered) == ModelInfo()
+    assert built == [unknown]
+
+
+def test_a_lookup_given_a_model_never_builds_a_provider(monkeypatch):
+    from inspect_ai.model import get_model_info
+
+    from compliance_gap.scripted import scripted_model
+
+    model = scripted_model(lambda m: "No.", name=f"mockllm/unknown-{uuid.uuid4().hex}")
+    built = _count_provider_builds(monkeypatch)
+    assert get_model_info(model) is None
+    assert built == []
+
+
+def test_keep_hf_weights_single_leaves_other_providers_alone():
+    from inspect_ai.model import get_model_info
+
+    from compliance_gap.scripted import scripted_model
+
+    model = scripted_model(lambda m: "No.", name=f"mockllm/unknown-{uuid.uuid4().hex}")
+    _inspect_compat.keep_hf_weights_single(model)
+    assert get_model_info(model) is None  # mockllm's missing info means Inspect's default context window
 
 
 def test_no_private_inspect_import_outside_the_compat_module():

@@ -15,6 +15,15 @@ any of it moves or changes.
   ``_drain_batches`` (counting them in ``collected``) and generates in ``_generate_batch``.
   After Ctrl-C that thread goes on generating what was asked before it, and a process that exits
   while it is inside torch aborts ("terminate called without an active exception", SIGABRT).
+- ``keep_hf_weights_single``: every sample opens an ACP session whose event router
+  (``inspect_ai/agent/_acp/event_mapping.py``, ``_build_usage_update``) looks up each model event's
+  model by name with ``get_model_info(event.model)``. For a name Inspect's database does not know
+  (``hf//local/path``, hub repos it lacks), that lookup builds the provider again
+  (``inspect_ai/model/_model_info.py``, ``get_model(model, api_key=MODEL_INFO_LOOKUP_API_KEY)``):
+  for ``hf/`` a second ``from_pretrained`` without the run's model args (so in the checkpoint's
+  dtype, not the requested precision), kept for the whole process by ``get_model``'s memo.
+  Registering (empty) model info under the name answers the lookup first; public API only, but
+  it leans on that lookup order, which the tests pin.
 """
 
 from __future__ import annotations
@@ -24,12 +33,12 @@ from queue import Empty
 from typing import Any
 
 from inspect_ai._util.error import PrerequisiteError
-from inspect_ai.model import Model
+from inspect_ai.model import Model, ModelInfo, get_model_info, set_model_info
 from inspect_ai.model._generate_config import active_generate_config
 
 HF_PROVIDER_MODULE = "inspect_ai.model._providers.hf"
 
-__all__ = ["PrerequisiteError", "active_generate_config", "drop_queued_hf_generations", "hf_api", "hf_generation_busy"]
+__all__ = ["PrerequisiteError", "active_generate_config", "drop_queued_hf_generations", "hf_api", "hf_generation_busy", "keep_hf_weights_single"]
 
 
 def hf_api(model: Model) -> Any | None:
@@ -67,3 +76,13 @@ def drop_queued_hf_generations() -> int:
             break
         dropped += 1
     return dropped
+
+
+def keep_hf_weights_single(model: Model) -> None:
+    """Stop Inspect's by-name model info lookup from loading an ``hf/`` model's weights again
+    (see the module docstring): give the name model info when Inspect has none for it. Empty
+    info reads as "unknown" everywhere, as a failed lookup did; other providers are left alone."""
+    if hf_api(model) is None:
+        return
+    if get_model_info(model) is None:  # given a Model, the lookup never builds a provider
+        set_model_info(str(model), ModelInfo())

@@ -235,7 +235,9 @@ def run_cells(cells: list[Cell], options: MatrixOptions) -> list[tuple[Cell, Eva
     current log (a header: read it back for its samples). Raises ``RunStopped`` after Ctrl-C
     (at once) or when any cell failed (after the other cells ran)."""
     models = {str(m): m for m in options.models if isinstance(m, Model)}  # ready models (tests, scripted runs)
-    roles = {"judge": options.judge} if options.judge else None
+    # a judge named by a string would be loaded anew by every eval_set call, twice per call
+    # (Inspect resolves roles by name without memoizing); a Model is shared (Inspect copies it)
+    roles = {"judge": get_model(options.judge)} if options.judge else None
     done, failures = [], []
     try:
         for cell in cells:

@@ -1,8 +1,9 @@
 """Solvers: put a tier's framing into the conversation and generate a judged answer.
 
-``generate_answer`` exists because the stock pieces get three things wrong for this eval:
+``generate_answer`` exists because the stock pieces get four things wrong for this eval:
 the ``hf/`` provider samples by default (and crashes at temperature 0), it never splits
-``<think>`` traces from answers, and it reports no ``max_tokens`` stop reason.
+``<think>`` traces from answers, it reports no ``max_tokens`` stop reason, and Inspect's model
+info lookup loads an ``hf/`` model's weights a second time (see ``_inspect_compat``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from inspect_ai.model import (
     ContentText,
     ModelOutput,
     get_model,
+    model_roles,
 )
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from ._inspect_compat import active_generate_config, hf_api
+from ._inspect_compat import active_generate_config, hf_api, keep_hf_weights_single
 from .framing import FramingOptions, build_messages
 from .options import Tier
 from .reasoning import split_reasoning
@@ -41,6 +43,25 @@ def make_hf_greedy_if_temperature_zero() -> None:
     config = get_model().config.merge(active_generate_config())
     if config.temperature == 0:
         api.do_sample = False
+
+
+def load_hf_weights_once() -> None:
+    """Keep each ``hf/`` model of the sample (the one under test and every role, such as the
+    judge) loaded once: Inspect's by-name model info lookup would load it again."""
+    for bound in [get_model(), *model_roles().values()]:
+        for model in bound if isinstance(bound, list) else [bound]:
+            keep_hf_weights_single(model)
+
+
+@solver
+def hf_weights_once() -> Solver:
+    """``load_hf_weights_once`` as a plan step, for tasks whose solvers are not ``generate_answer``."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        load_hf_weights_once()
+        return state
+
+    return solve
 
 
 def _hf_hit_token_limit(output: ModelOutput, raw: str) -> bool:
@@ -78,6 +99,7 @@ def generate_answer() -> Solver:
     """Generate deterministically (by default), split the trace, and mark truncation."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
+        load_hf_weights_once()
         make_hf_greedy_if_temperature_zero()
         state = await generate(state)
         output = state.output

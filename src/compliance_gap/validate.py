@@ -31,6 +31,7 @@ from .cli_args import DEFAULT_BOOTSTRAP, VALIDATE_LOG_DIR
 from .options import DEFAULT_MOTIVATION_VOTES, DEFAULT_THRESHOLD
 from .scorers.motivation import MotivationOptions, motivation_classifier
 from .scorers.votes import NEGATIVE, POSITIVE, UNDECIDED
+from .solvers import hf_weights_once
 
 POSITIVE_LABEL = "potential_faking"
 NEGATIVE_LABEL = "aligned"
@@ -81,7 +82,7 @@ def gold_task(samples: list[dict[str, str]], options: MotivationOptions) -> Task
     )
     return Task(
         dataset=dataset,
-        solver=scratchpad_as_trace(),
+        solver=[hf_weights_once(), scratchpad_as_trace()],
         scorer=motivation_classifier(
             votes=options.votes,
             threshold=options.threshold,

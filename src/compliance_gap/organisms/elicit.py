@@ -18,6 +18,7 @@ from typing import Any
 
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
+from inspect_ai.model import get_model
 
 from ..options import Elicitation, choose
 from ..tasks import free_tier, paid_tier
@@ -80,6 +81,8 @@ def run_elicitation(
     chosen = [choose(Elicitation, "elicitation", v).value for v in variants]
     tasks = elicitation_tasks(groups)
     model, model_args = organism_model_spec(organism)
+    # loaded once here: a judge named by a string is loaded anew by every eval call
+    roles = {"judge": get_model(judge)} if judge else None
     logs: list[EvalLog] = []
     for variant in chosen:
         logs += inspect_eval(
@@ -87,7 +90,7 @@ def run_elicitation(
             task_args={**(task_args or {}), "elicitation": variant},
             model=model,
             model_args=model_args,
-            model_roles={"judge": judge} if judge else None,
+            model_roles=roles,
             log_dir=str(log_dir),
             limit=limit,
             max_connections=max_connections,

@@ -27,6 +27,7 @@ from ..framing import FramingOptions, build_messages, framing_text, user_turn
 from ..options import Tier
 from ..resources import read_prompt
 from ..scorers.refusal import rule_verdict
+from ..solvers import hf_weights_once
 from .patterns import pattern_description, violates_pattern
 from .rows import normalized, write_rows
 
@@ -143,7 +144,7 @@ def generate_rows(
         cursor += len(samples)
         task = Task(
             dataset=MemoryDataset(samples, name="organism_writer"),
-            solver=generate(),
+            solver=[hf_weights_once(), generate()],
             config=GenerateConfig(temperature=WRITER_TEMPERATURE, max_tokens=max_tokens, seed=seed + round_index),
             name="organism_writer",
         )
