@@ -10,19 +10,35 @@ any of it moves or changes.
   whose ``do_sample`` and ``tokenizer`` the solvers use. Its module imports torch and
   transformers, so it is imported only for a model that already runs on that provider:
   ``mockllm/`` and API models never import torch.
+- ``open_eval_archive`` and ``sample_entry``: an ``.eval`` log is a zip archive holding each sample
+  as the member ``sample_entry(id, epoch)`` (``inspect_ai.log._recorders.eval._sample_filename``),
+  zstandard-compressed, which the standard ``zipfile`` reads once ``inspect_ai._util.zipfile`` is
+  imported (it installs ``zipfile_zstd`` before Python 3.14). The analysis reads sample entries
+  through these to parse each without its event transcript: Inspect's public readers validate
+  the transcript too, which is most of the time of reading a sample.
 """
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
 from typing import Any
 
+import inspect_ai._util.zipfile  # noqa: F401 - teaches zipfile the zstandard members of .eval logs
 from inspect_ai._util.error import PrerequisiteError
+from inspect_ai.log._recorders.eval import _sample_filename as sample_entry
 from inspect_ai.model import Model
 from inspect_ai.model._generate_config import active_generate_config
 
 HF_PROVIDER_MODULE = "inspect_ai.model._providers.hf"
 
-__all__ = ["PrerequisiteError", "active_generate_config", "hf_api"]
+__all__ = ["PrerequisiteError", "active_generate_config", "hf_api", "open_eval_archive", "sample_entry"]
+
+
+def open_eval_archive(path: str | Path) -> zipfile.ZipFile:
+    """An ``.eval`` log's archive, for reading members by name (the last of a repeated name, as
+    Inspect's readers take it)."""
+    return zipfile.ZipFile(path)
 
 
 def hf_api(model: Model) -> Any | None:

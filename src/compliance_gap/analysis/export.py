@@ -1,10 +1,12 @@
 """One JSONL row per sample arm (id, tier, order, prompt, answer, trace, verdicts), for reading
 the answers behind the numbers; each row says whether it entered a pair or why not.
 
-The rows are streamed: each log's samples are read once, a chunk at a time through one shared
-reader (``read_eval_log_samples_by_id``), in the log's order (data set order, then epoch), and
-written as they come. The samples read are exactly those the analysis paired, so a sample entry
-that is missing or damaged is an error naming the file and the entry, never a row left out.
+The rows are streamed: each log's archive is opened once and its sample entries are read one at a
+time, in the log's order (data set order, then epoch), and written as they come. An entry is parsed
+without its event transcript, attachments and store, which no row uses (the transcript is most of
+an entry's bytes, and validating it was most of the time of reading a sample), and the rest is
+validated as Inspect's ``EvalSample``. The samples read are exactly those the analysis paired, so
+an entry that is missing or damaged is an error naming the file and the entry, never a row left out.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.log import EvalSample, read_eval_log, read_eval_log_sample, read_eval_log_samples_by_id
+from inspect_ai.log import EvalSample, read_eval_log
 from inspect_ai.model import ChatMessage, ContentReasoning
+from pydantic_core import from_json
 
+from .._inspect_compat import open_eval_archive, sample_entry
 from .comparisons import Analysis
 from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader, LogSetError, one_line
 
-CHUNK = 500  # samples held in memory at once while streaming a log
+UNREAD_FIELDS = ("events", "events_data", "attachments", "store")  # of a sample entry: no row needs them
+ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one for all rows (json.dumps makes one per call)
 
 
 def _scores(sample: EvalSample) -> dict[str, Any]:
@@ -90,35 +95,66 @@ def log_units(analysis: Analysis) -> dict[str, list[tuple[str, int]]]:
     return ordered
 
 
-def _damaged(path: str, units: list[tuple[str, int]], error: Exception) -> LogSetError:
-    """The entry among ``units`` that cannot be read, named (read one by one to find it)."""
+def _missing(path: str, sample_id: str, epoch: int) -> LogSetError:
+    return LogSetError(
+        f"{path}: sample {sample_id} (epoch {epoch}) is in the log's summaries but its entry is missing; "
+        "the log is damaged: re-run it or restore it from a copy"
+    )
+
+
+def _damaged(path: str, sample_id: str, epoch: int, error: Exception) -> LogSetError:
+    return LogSetError(
+        f"{path}: cannot read the entry of sample {sample_id} (epoch {epoch}) ({one_line(error)}); "
+        "the log is damaged: re-run it or restore it from a copy"
+    )
+
+
+def entry_sample(entry: dict[str, Any]) -> EvalSample:
+    """A sample entry (its JSON, parsed) as an ``EvalSample`` without the fields no row uses."""
+    for name in UNREAD_FIELDS:
+        entry.pop(name, None)
+    return EvalSample.model_validate(entry)
+
+
+def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The entries of ``units`` from an ``.eval`` log, one at a time from one open archive."""
+    try:
+        archive = open_eval_archive(path)
+    except Exception as error:  # noqa: BLE001 - an unreadable archive, whatever the cause
+        raise LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy") from error
+    with archive:
+        for sample_id, epoch in units:
+            try:
+                entry = from_json(archive.read(sample_entry(sample_id, epoch)))
+            except KeyError as error:
+                raise _missing(path, sample_id, epoch) from error
+            except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
+                raise _damaged(path, sample_id, epoch, error) from error
+            yield sample_id, epoch, entry
+
+
+def _json_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The entries of ``units`` from a JSON log, which can only be read whole."""
+    try:
+        samples = from_json(Path(path).read_bytes()).get("samples") or []
+        entries = {(str(entry["id"]), entry["epoch"]): entry for entry in samples}
+    except Exception as error:  # noqa: BLE001 - an unreadable log, whatever the cause
+        raise LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy") from error
     for sample_id, epoch in units:
-        try:
-            read_eval_log_sample(path, id=sample_id, epoch=epoch)
-        except IndexError:
-            return LogSetError(
-                f"{path}: sample {sample_id} (epoch {epoch}) is in the log's summaries but its entry is missing; "
-                "the log is damaged: re-run it or restore it from a copy"
-            )
-        except Exception as entry_error:  # noqa: BLE001 - whatever makes the entry unreadable
-            return LogSetError(
-                f"{path}: cannot read the entry of sample {sample_id} (epoch {epoch}) ({one_line(entry_error)}); "
-                "the log is damaged: re-run it or restore it from a copy"
-            )
-    return LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy")
+        if (sample_id, epoch) not in entries:
+            raise _missing(path, sample_id, epoch)
+        yield sample_id, epoch, entries.pop((sample_id, epoch))
 
 
 def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
-    """The samples ``units`` of one log, in that order, CHUNK at a time (a JSON log, which can
-    only be read whole, at once)."""
-    chunk = len(units) if path.endswith(".json") else CHUNK
-    for start in range(0, len(units), chunk):
-        part = units[start : start + chunk]
+    """The samples ``units`` of one log, in that order, one at a time."""
+    entries = _json_entries(path, units) if path.endswith(".json") else _eval_entries(path, units)
+    for sample_id, epoch, entry in entries:
         try:
-            samples = read_eval_log_samples_by_id(path, part)
-        except Exception as error:  # noqa: BLE001 - named below, entry by entry
-            raise _damaged(path, part, error) from error
-        yield from samples
+            sample = entry_sample(entry)
+        except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
+            raise _damaged(path, sample_id, epoch, error) from error
+        yield sample
 
 
 def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, Any]]]:
@@ -134,6 +170,7 @@ def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, An
             status[(comparison.key, exclusion.id, exclusion.epoch)] = f"excluded: {exclusion.reason}"
     units = log_units(analysis)
     for header in analysis.headers:
+        log = Path(header.path).name
         for sample in stream_samples(header.path, units[header.path]):
             metadata = sample.metadata or {}
             key = ComparisonKey.of(header.model, metadata)
@@ -151,7 +188,7 @@ def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, An
                     "verdict_used": verdict_of.get(key),
                     "status": status.get((key, sample_id, sample.epoch), "unpaired"),
                     "error": sample.error.message if sample.error else None,
-                    "log": Path(header.path).name,
+                    "log": log,
                 }
 
 
@@ -168,6 +205,6 @@ def write_samples_jsonl(analysis: Analysis, path: Path, each: Callable[[Comparis
         for key, row in keyed_rows(analysis):
             if each:
                 each(key, row)
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            handle.write(ROW_ENCODER.encode(row) + "\n")
             count += 1
     return count
