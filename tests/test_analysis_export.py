@@ -161,8 +161,8 @@ def test_each_log_is_opened_once_and_its_entries_streamed_one_at_a_time(expected
     assert len(read) == len(set(read)) == 3 * 120  # 120 samples per log, each entry read once
 
 
-def test_the_transcript_is_not_read_into_the_rows(expected, monkeypatch):
-    """An entry is validated without its events, attachments and store (no row uses them)."""
+def test_the_transcript_is_not_read_into_the_rows(expected):
+    """Of an entry, only the fields rows are made from are validated: no events, attachments or store."""
     analysis, _ = expected
     header = analysis.headers[0]
     units = export.log_units(analysis)[header.path][:3]

@@ -2,11 +2,11 @@
 the answers behind the numbers; each row says whether it entered a pair or why not.
 
 The rows are streamed: each log's archive is opened once and its sample entries are read one at a
-time, in the log's order (data set order, then epoch), and written as they come. An entry is parsed
-without its event transcript, attachments and store, which no row uses (the transcript is most of
-an entry's bytes, and validating it was most of the time of reading a sample), and the rest is
-validated as Inspect's ``EvalSample``. The samples read are exactly those the analysis paired, so
-an entry that is missing or damaged is an error naming the file and the entry, never a row left out.
+time, in the log's order (data set order, then epoch), and written as they come. Of an entry, only
+the fields rows are made from are parsed into Python and validated as Inspect's ``EvalSample``; the
+event transcript, most of an entry's bytes, is scanned past (parsing and validating it was most of
+the time of reading a sample). The samples read are exactly those the analysis paired, so an entry
+that is missing or damaged is an error naming the file and the entry, never a row left out.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ from typing import Any
 
 from inspect_ai.log import EvalSample, read_eval_log
 from inspect_ai.model import ChatMessage, ContentReasoning
+from pydantic import TypeAdapter
 from pydantic_core import from_json
+from typing_extensions import TypedDict
 
 from .._inspect_compat import open_eval_archive, sample_entry
 from .comparisons import Analysis
 from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader, LogSetError, one_line
 
-UNREAD_FIELDS = ("events", "events_data", "attachments", "store")  # of a sample entry: no row needs them
+# of a sample entry, the fields rows are made from (with input and target, which EvalSample requires)
+ROW_FIELDS = ("id", "epoch", "input", "target", "messages", "output", "scores", "metadata", "error")
+_ROW_FIELDS_OF_ENTRY = TypeAdapter(TypedDict("EntryFields", dict.fromkeys(ROW_FIELDS, Any), total=False))
 ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one for all rows (json.dumps makes one per call)
 
 
@@ -109,15 +113,9 @@ def _damaged(path: str, sample_id: str, epoch: int, error: Exception) -> LogSetE
     )
 
 
-def entry_sample(entry: dict[str, Any]) -> EvalSample:
-    """A sample entry (its JSON, parsed) as an ``EvalSample`` without the fields no row uses."""
-    for name in UNREAD_FIELDS:
-        entry.pop(name, None)
-    return EvalSample.model_validate(entry)
-
-
 def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """The entries of ``units`` from an ``.eval`` log, one at a time from one open archive."""
+    """The row fields of the entries of ``units`` of an ``.eval`` log, one entry at a time from one
+    open archive."""
     try:
         archive = open_eval_archive(path)
     except Exception as error:  # noqa: BLE001 - an unreadable archive, whatever the cause
@@ -125,16 +123,16 @@ def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str
     with archive:
         for sample_id, epoch in units:
             try:
-                entry = from_json(archive.read(sample_entry(sample_id, epoch)))
+                fields = _ROW_FIELDS_OF_ENTRY.validate_json(archive.read(sample_entry(sample_id, epoch)))
             except KeyError as error:
                 raise _missing(path, sample_id, epoch) from error
             except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
                 raise _damaged(path, sample_id, epoch, error) from error
-            yield sample_id, epoch, entry
+            yield sample_id, epoch, fields
 
 
 def _json_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """The entries of ``units`` from a JSON log, which can only be read whole."""
+    """The row fields of the entries of ``units`` of a JSON log, which can only be read whole."""
     try:
         samples = from_json(Path(path).read_bytes()).get("samples") or []
         entries = {(str(entry["id"]), entry["epoch"]): entry for entry in samples}
@@ -143,15 +141,16 @@ def _json_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str
     for sample_id, epoch in units:
         if (sample_id, epoch) not in entries:
             raise _missing(path, sample_id, epoch)
-        yield sample_id, epoch, entries.pop((sample_id, epoch))
+        entry = entries.pop((sample_id, epoch))
+        yield sample_id, epoch, {name: entry[name] for name in ROW_FIELDS if name in entry}
 
 
 def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
     """The samples ``units`` of one log, in that order, one at a time."""
     entries = _json_entries(path, units) if path.endswith(".json") else _eval_entries(path, units)
-    for sample_id, epoch, entry in entries:
+    for sample_id, epoch, fields in entries:
         try:
-            sample = entry_sample(entry)
+            sample = EvalSample.model_validate(fields)
         except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
             raise _damaged(path, sample_id, epoch, error) from error
         yield sample
