@@ -161,14 +161,16 @@ def test_each_log_is_opened_once_and_its_entries_streamed_one_at_a_time(expected
     assert len(read) == len(set(read)) == 3 * 120  # 120 samples per log, each entry read once
 
 
-def test_the_transcript_is_not_read_into_the_rows(expected):
-    """Of an entry, only the fields rows are made from are validated: no events, attachments or store."""
+def test_only_the_fields_rows_are_made_from_are_read(expected):
+    """Of an entry, only the fields its kind of rows are made from are validated: never the events,
+    attachments or store, and for a paired log not the messages either (its scores hold both arms)."""
     analysis, _ = expected
-    header = analysis.headers[0]
-    units = export.log_units(analysis)[header.path][:3]
-    samples = list(export.stream_samples(header.path, units))
-    assert [(str(s.id), s.epoch) for s in samples] == units
-    assert all(s.events == [] and s.attachments == {} and s.store == {} and s.messages for s in samples)
+    units = export.log_units(analysis)
+    for header in analysis.headers:
+        samples = list(export.stream_samples(header, units[header.path][:3]))
+        assert [(str(s.id), s.epoch) for s in samples] == units[header.path][:3]
+        assert all(s.events == [] and s.attachments == {} and s.store == {} and s.scores for s in samples)
+        assert all(bool(s.messages) is (header.kind == "tier") for s in samples), header.kind
 
 
 def test_json_logs_give_the_same_rows(study, expected, tmp_path):

@@ -27,9 +27,12 @@ from .._inspect_compat import open_eval_archive, sample_entry
 from .comparisons import Analysis
 from .logs import PAIRED_SCORERS, TIER_SCORERS, TIERS, ComparisonKey, LogHeader, LogSetError, one_line
 
-# of a sample entry, the fields rows are made from (with input and target, which EvalSample requires)
-ROW_FIELDS = ("id", "epoch", "input", "target", "messages", "output", "scores", "metadata", "error")
-_ROW_FIELDS_OF_ENTRY = TypeAdapter(TypedDict("EntryFields", dict.fromkeys(ROW_FIELDS, Any), total=False))
+# of a sample entry, the fields a kind of log's rows are made from (input and target: EvalSample requires them)
+ROW_FIELDS = {
+    "tier": ("id", "epoch", "input", "target", "messages", "output", "scores", "metadata", "error"),
+    "paired": ("id", "epoch", "input", "target", "scores", "metadata", "error"),  # both arms' prompts and answers are in its scores
+}
+_ENTRY_FIELDS = {kind: TypeAdapter(TypedDict(f"{kind}_fields", dict.fromkeys(names, Any), total=False)) for kind, names in ROW_FIELDS.items()}
 ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one for all rows (json.dumps makes one per call)
 
 
@@ -113,7 +116,7 @@ def _damaged(path: str, sample_id: str, epoch: int, error: Exception) -> LogSetE
     )
 
 
-def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def _eval_entries(path: str, units: list[tuple[str, int]], kind: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """The row fields of the entries of ``units`` of an ``.eval`` log, one entry at a time from one
     open archive."""
     try:
@@ -123,7 +126,7 @@ def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str
     with archive:
         for sample_id, epoch in units:
             try:
-                fields = _ROW_FIELDS_OF_ENTRY.validate_json(archive.read(sample_entry(sample_id, epoch)))
+                fields = _ENTRY_FIELDS[kind].validate_json(archive.read(sample_entry(sample_id, epoch)))
             except KeyError as error:
                 raise _missing(path, sample_id, epoch) from error
             except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
@@ -131,7 +134,7 @@ def _eval_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str
             yield sample_id, epoch, fields
 
 
-def _json_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def _json_entries(path: str, units: list[tuple[str, int]], kind: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """The row fields of the entries of ``units`` of a JSON log, which can only be read whole."""
     try:
         samples = from_json(Path(path).read_bytes()).get("samples") or []
@@ -142,12 +145,14 @@ def _json_entries(path: str, units: list[tuple[str, int]]) -> Iterator[tuple[str
         if (sample_id, epoch) not in entries:
             raise _missing(path, sample_id, epoch)
         entry = entries.pop((sample_id, epoch))
-        yield sample_id, epoch, {name: entry[name] for name in ROW_FIELDS if name in entry}
+        yield sample_id, epoch, {name: entry[name] for name in ROW_FIELDS[kind] if name in entry}
 
 
-def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
-    """The samples ``units`` of one log, in that order, one at a time."""
-    entries = _json_entries(path, units) if path.endswith(".json") else _eval_entries(path, units)
+def stream_samples(header: LogHeader, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
+    """The samples ``units`` of one log, in that order, one at a time, with the fields its rows
+    are made from (ROW_FIELDS; the others are left at their defaults)."""
+    path = header.path
+    entries = (_json_entries if path.endswith(".json") else _eval_entries)(path, units, header.kind)
     for sample_id, epoch, fields in entries:
         try:
             sample = EvalSample.model_validate(fields)
@@ -168,11 +173,13 @@ def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, An
         for exclusion in comparison.excluded:
             status[(comparison.key, exclusion.id, exclusion.epoch)] = f"excluded: {exclusion.reason}"
     units = log_units(analysis)
+    keys = {key: key for key in verdict_of}  # one object per comparison: the status look-ups compare by identity
     for header in analysis.headers:
         log = Path(header.path).name
-        for sample in stream_samples(header.path, units[header.path]):
+        for sample in stream_samples(header, units[header.path]):
             metadata = sample.metadata or {}
             key = ComparisonKey.of(header.model, metadata)
+            key = keys.setdefault(key, key)
             sample_id = str(sample.id)
             for arm in _arm_rows(header, sample):
                 yield key, {
