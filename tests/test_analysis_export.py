@@ -1,6 +1,6 @@
 """samples.jsonl from one streaming pass per log: the same rows, in the same order, as the
-per-sample reader it replaced (kept below as the reference), read a chunk at a time with no
-per-sample archive opens."""
+per-sample reader it replaced (kept below as the reference), each log's archive opened once and
+its entries read one at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from inspect_ai.log import read_eval_log_samples
+from inspect_ai.log import read_eval_log, read_eval_log_samples, write_eval_log
 
 from compliance_gap.analysis import analyze
 from compliance_gap.analysis import export
@@ -83,25 +83,63 @@ def test_single_pass_writes_the_same_rows_in_the_same_order(expected, tmp_path):
     assert path.read_text(encoding="utf-8").splitlines() == expected
 
 
-def test_samples_are_read_in_bounded_chunks_never_one_open_per_sample(expected, monkeypatch):
-    """A small chunk makes several reads per log; each read holds at most CHUNK samples, and no
-    sample is read on its own (the per-sample path that took minutes at study scale)."""
+def counting_reads(monkeypatch) -> tuple[list[str], list[tuple[str, str]]]:
+    """Record each archive export opens (its path) and each entry it reads from one (path, name)."""
+    opened, read = [], []
+    real_open = export.open_eval_archive
+
+    def counting_open(path):
+        archive = real_open(path)
+        opened.append(path)
+        real_read = archive.read
+
+        def counting_read(name, *args):
+            read.append((path, name))
+            return real_read(name, *args)
+
+        archive.read = counting_read
+        return archive
+
+    monkeypatch.setattr(export, "open_eval_archive", counting_open)
+    return opened, read
+
+
+def test_each_log_is_opened_once_and_its_entries_streamed_one_at_a_time(expected, monkeypatch):
+    """One archive open per log and one read per sample entry (one open per sample took minutes at
+    study scale), and the first row is out after one entry is read: no log's samples are held."""
     analysis, expected = expected
-    reads = []
-    real_read = export.read_eval_log_samples_by_id
+    opened, read = counting_reads(monkeypatch)
+    rows = export.sample_rows(analysis)
+    first = next(rows)
+    assert len(read) == 1 and len(opened) == 1
+    assert as_written([first, *rows]) == expected
+    assert sorted(opened) == sorted(h.path for h in analysis.headers)
+    assert len(read) == len(set(read)) == 3 * 120  # 120 samples per log, each entry read once
 
-    def counting(path, units):
-        reads.append(len(units))
-        return real_read(path, units)
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("one sample read on its own")
+def test_only_the_fields_rows_are_made_from_are_read(expected):
+    """Of an entry, only the fields its kind of rows are made from are validated: never the events
+    or attachments; a tier log's messages and output, a paired log's store (which holds both arms)."""
+    analysis, _ = expected
+    units = export.log_units(analysis)
+    for header in analysis.headers:
+        samples = list(export.stream_samples(header, units[header.path][:3]))
+        assert [(str(s.id), s.epoch) for s in samples] == units[header.path][:3]
+        assert all(s.events == [] and s.attachments == {} and s.scores for s in samples)
+        assert all(bool(s.messages) is (header.kind == "tier") for s in samples), header.kind
+        assert all(bool(s.store) is (header.kind == "paired") for s in samples), header.kind
 
-    monkeypatch.setattr(export, "CHUNK", 50)
-    monkeypatch.setattr(export, "read_eval_log_samples_by_id", counting)
-    monkeypatch.setattr(export, "read_eval_log_sample", forbidden)
-    assert as_written(export.sample_rows(analysis)) == expected
-    assert max(reads) == 50 and sum(reads) == 3 * 120 and len(reads) == 3 * 3  # 120 samples per log: 50 + 50 + 20
+
+def test_json_logs_give_the_same_rows(study, expected, tmp_path):
+    """A log written as one JSON file is read whole, with the same rows as its .eval twin."""
+    folder = tmp_path / "json"
+    for path in sorted(study.glob("*.eval")):
+        write_eval_log(read_eval_log(str(path)), str(folder / path.with_suffix(".json").name), format="json")
+    analysis = analyze([folder])
+    rows = [json.loads(row) for row in as_written(export.sample_rows(analysis))]
+    for row in rows:
+        assert row.pop("log").endswith(".json")
+    assert rows == [{k: v for k, v in json.loads(row).items() if k != "log"} for row in expected[1]]
 
 
 def test_cli_out_writes_the_same_samples_jsonl(study, expected, tmp_path, capsys):

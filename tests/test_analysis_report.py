@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 
 from compliance_gap import __version__, demo
-from compliance_gap.analysis import Settings, analyze, export, plots, report as report_module
+from compliance_gap.analysis import Settings, analyze, plots, report as report_module
 from compliance_gap.analysis.report import arm_warnings, git_commit, short_model_names, terminal_report, write_report
 from compliance_gap.framing import framing_text
 from compliance_gap.options import Tier
@@ -31,6 +31,7 @@ from compliance_gap.tasks import free_tier, paid_tier
 
 from . import analysis_runs
 from .analysis_runs import BEHAVIORS, ERRORED, IDS, PATTERN, UNDECIDED
+from .test_analysis_export import counting_reads
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ["gap.png", "refusal_rates.png", "discordance.png", "gap_by_group.png"]
@@ -261,20 +262,10 @@ def test_markdown_cuts_long_answers_that_samples_jsonl_keeps_whole(troubled):
 
 def test_the_answers_come_from_the_one_pass_that_writes_samples_jsonl(report, tmp_path, monkeypatch):
     analysis = report[0]
-    reads = []
-    real_read = export.read_eval_log_samples_by_id
-
-    def counting(path, units):
-        reads.append(path)
-        return real_read(path, units)
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("one sample read on its own")
-
-    monkeypatch.setattr(export, "read_eval_log_samples_by_id", counting)
-    monkeypatch.setattr(export, "read_eval_log_sample", forbidden)
+    opened, read = counting_reads(monkeypatch)
     write_report(analysis, tmp_path)
-    assert sorted(reads) == sorted(h.path for h in analysis.headers)  # each log once (14 samples: one chunk)
+    assert sorted(opened) == sorted(h.path for h in analysis.headers)  # each log once
+    assert len(read) == len(set(read))  # and each of its entries once
     assert html_lib.escape(PATTERN[IDS[4]][1]) in (tmp_path / "report.html").read_text()
 
 
@@ -287,6 +278,23 @@ def test_over_the_row_limit_the_table_keeps_the_flips(report, tmp_path, monkeypa
     assert f"Answers per behavior: {said}; {limit} flips highlighted." in section
     shown = re.findall(r"^\| \*\*(demo_\w+)\*\* \|", section, re.M)
     assert shown == sorted(IDS[3:9])[:limit]
+
+
+def test_excluded_ids_past_the_limit_are_counted_and_pointed_to(troubled, monkeypatch):
+    """A study with thousands of exclusions names the first few per reason, says how many more and
+    where every one is; under the limit, every id is named and nothing is said."""
+    analysis = troubled[0]
+    missing = [(e["id"], e["epoch"]) for c in analysis.result["comparisons"] for e in c["excluded"]["missing_partner"]]
+    assert len(missing) == 13
+    text = terminal_report(analysis)
+    assert "ids of each reason are named here" not in text
+    assert all(sample_id in text for sample_id, _ in missing)
+    monkeypatch.setattr(report_module, "EXCLUDED_LISTED", 5)
+    text = terminal_report(analysis)
+    assert ("Excluded 14 (error 1, missing partner 13); the first 5 ids of each reason are named here, every one in "
+            "`excluded` of the JSON results (`--json`, or results.json of `--out`) and by its status in samples.jsonl:") in text
+    row = next(line for line in text.splitlines() if line.startswith("missing partner"))
+    assert row.endswith(" and 8 more") and sum(sample_id in row for sample_id, _ in missing) == 5
 
 
 def test_a_comparison_without_pairs_is_named_without_tables_or_figures(troubled, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 
+import pytest
 from inspect_ai.model import GenerateConfig
 
 from compliance_gap import _inspect_compat
@@ -168,3 +169,20 @@ def test_hf_generation_busy_follows_the_providers_batch_thread():
     while _inspect_compat.hf_generation_busy() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _inspect_compat.hf_generation_busy()
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_sample_entries_are_still_named_and_compressed_as_the_export_reads_them(tmp_path):
+    import zipfile
+
+    from inspect_ai._util.zipfile import zipfile_compress_kwargs
+    from inspect_ai.log._recorders.eval import _sample_filename
+
+    assert _inspect_compat.sample_entry is _sample_filename
+    assert _sample_filename("b_7", 2) == "samples/b_7_epoch_2.json"
+    path = tmp_path / "log.eval"
+    with zipfile.ZipFile(path, "w", **zipfile_compress_kwargs) as archive:  # as Inspect writes a log
+        archive.writestr(_sample_filename("b_7", 2), b'{"id": "b_7"}')
+        archive.writestr(_sample_filename("b_7", 2), b'{"id": "b_7", "retried": true}')  # a requeued sample's re-run
+    with _inspect_compat.open_eval_archive(path) as archive:
+        assert archive.getinfo(_sample_filename("b_7", 2)).compress_type == zipfile_compress_kwargs["compression"]
+        assert archive.read(_sample_filename("b_7", 2)) == b'{"id": "b_7", "retried": true}'  # the last of a name, as Inspect reads it

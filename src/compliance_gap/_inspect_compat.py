@@ -24,21 +24,44 @@ any of it moves or changes.
   dtype, not the requested precision), kept for the whole process by ``get_model``'s memo.
   Registering (empty) model info under the name answers the lookup first; public API only, but
   it leans on that lookup order, which the tests pin.
+- ``open_eval_archive`` and ``sample_entry``: an ``.eval`` log is a zip archive holding each sample
+  as the member ``sample_entry(id, epoch)`` (``inspect_ai.log._recorders.eval._sample_filename``),
+  zstandard-compressed, which the standard ``zipfile`` reads once ``inspect_ai._util.zipfile`` is
+  imported (it installs ``zipfile_zstd`` before Python 3.14). The analysis reads sample entries
+  through these to parse each without its event transcript: Inspect's public readers validate
+  the transcript too, which is most of the time of reading a sample.
+- ``summary_tables``: where an ``.eval`` archive keeps its sample summaries (``summaries.json``,
+  or the journal's ``_journal/summaries/N.json`` of a log that never finished), read as
+  ``inspect_ai.log._recorders.eval._read_all_summaries_async`` reads them.
 """
 
 from __future__ import annotations
 
 import sys
+import zipfile
+from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import inspect_ai._util.zipfile  # noqa: F401 - teaches zipfile the zstandard members of .eval logs
 from inspect_ai._util.error import PrerequisiteError
+from inspect_ai.log._recorders.eval import SUMMARIES_JSON, _journal_summary_file, _journal_summary_path
+from inspect_ai.log._recorders.eval import _sample_filename as sample_entry
 from inspect_ai.model import Model, ModelInfo, get_model_info, set_model_info
 from inspect_ai.model._generate_config import active_generate_config
 
 HF_PROVIDER_MODULE = "inspect_ai.model._providers.hf"
 
-__all__ = ["PrerequisiteError", "active_generate_config", "drop_queued_hf_generations", "hf_api", "hf_generation_busy", "keep_hf_weights_single"]
+__all__ = [
+    "PrerequisiteError", "active_generate_config", "drop_queued_hf_generations", "hf_api", "hf_generation_busy",
+    "keep_hf_weights_single", "open_eval_archive", "sample_entry", "summary_tables",
+]
+
+
+def open_eval_archive(path: str | Path) -> zipfile.ZipFile:
+    """An ``.eval`` log's archive, for reading members by name (the last of a repeated name, as
+    Inspect's readers take it)."""
+    return zipfile.ZipFile(path)
 
 
 def hf_api(model: Model) -> Any | None:
@@ -86,3 +109,13 @@ def keep_hf_weights_single(model: Model) -> None:
         return
     if get_model_info(model) is None:  # given a Model, the lookup never builds a provider
         set_model_info(str(model), ModelInfo())
+def summary_tables(archive: zipfile.ZipFile) -> list[bytes]:
+    """The JSON lists of sample summaries of an ``.eval`` archive, in Inspect's order: its
+    ``summaries.json``, or, for a log that never finished, each journal summary file in turn (a
+    missing one is a ``KeyError``). A sample listed twice (requeued) counts by its last row."""
+    names = archive.namelist()
+    if SUMMARIES_JSON in names:
+        return [archive.read(SUMMARIES_JSON)]
+    folder = _journal_summary_path() + "/"
+    count = max((int(n[len(folder) :].split(".")[0]) for n in names if n.startswith(folder) and n.endswith(".json")), default=0)
+    return [archive.read(_journal_summary_path(_journal_summary_file(i))) for i in range(1, count + 1)]

@@ -1,9 +1,11 @@
 """One JSONL row per sample arm (id, tier, order, prompt, answer, trace, verdicts), for reading
 the answers behind the numbers; each row says whether it entered a pair or why not.
 
-The rows are streamed: each log's samples are read once, a chunk at a time through one shared
-reader (``read_eval_log_samples_by_id``), in the log's order (data set order, then epoch), and
-written as they come. The samples read are exactly those the analysis paired, so a sample entry
+The rows are streamed: each log's archive is opened once and its sample entries are read one at a
+time, in the log's order (data set order, then epoch), and written as they come. Of an entry, only
+the fields rows are made from are parsed into Python and validated as Inspect's ``EvalSample``; the
+event transcript, most of an entry's bytes, is scanned past (parsing and validating it was most of
+the time of reading a sample). The samples read are exactly those the analysis paired, so an entry
 that is missing or damaged is an error naming the file and the entry, never a row left out.
 """
 
@@ -15,16 +17,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.log import EvalSample, read_eval_log, read_eval_log_sample, read_eval_log_samples_by_id
+from inspect_ai.log import EvalSample, read_eval_log
 from inspect_ai.model import ChatMessage, ModelOutput
+from pydantic import TypeAdapter
+from pydantic_core import from_json
+from typing_extensions import TypedDict
 
-from .comparisons import Analysis
-from ..scorers.paired import ARM_OUTPUTS, ARM_PROMPTS
+from .._inspect_compat import open_eval_archive, sample_entry
 from ..scorers.motivation import reasoning_trace
+from ..scorers.paired import ARM_OUTPUTS, ARM_PROMPTS
+from .comparisons import Analysis
 from .logs import ComparisonKey, LogHeader, LogSetError, one_line
 from .verdicts import arm_verdicts
 
-CHUNK = 500  # samples held in memory at once while streaming a log
+# of a sample entry, the fields a kind of log's rows are made from (input and target: EvalSample requires them)
+ROW_FIELDS = {
+    "tier": ("id", "epoch", "input", "target", "messages", "output", "scores", "metadata", "error"),
+    "paired": ("id", "epoch", "input", "target", "scores", "store", "metadata", "error"),  # both arms are kept in its store
+}
+_ENTRY_FIELDS = {kind: TypeAdapter(TypedDict(f"{kind}_fields", dict.fromkeys(names, Any), total=False)) for kind, names in ROW_FIELDS.items()}
+ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one for all rows (json.dumps makes one per call)
 
 
 def _render(turns: list[tuple[str, str]]) -> str:
@@ -74,35 +86,63 @@ def log_units(analysis: Analysis) -> dict[str, list[tuple[str, int]]]:
     return ordered
 
 
-def _damaged(path: str, units: list[tuple[str, int]], error: Exception) -> LogSetError:
-    """The entry among ``units`` that cannot be read, named (read one by one to find it)."""
+def _missing(path: str, sample_id: str, epoch: int) -> LogSetError:
+    return LogSetError(
+        f"{path}: sample {sample_id} (epoch {epoch}) is in the log's summaries but its entry is missing; "
+        "the log is damaged: re-run it or restore it from a copy"
+    )
+
+
+def _damaged(path: str, sample_id: str, epoch: int, error: Exception) -> LogSetError:
+    return LogSetError(
+        f"{path}: cannot read the entry of sample {sample_id} (epoch {epoch}) ({one_line(error)}); "
+        "the log is damaged: re-run it or restore it from a copy"
+    )
+
+
+def _eval_entries(path: str, units: list[tuple[str, int]], kind: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The row fields of the entries of ``units`` of an ``.eval`` log, one entry at a time from one
+    open archive."""
+    try:
+        archive = open_eval_archive(path)
+    except Exception as error:  # noqa: BLE001 - an unreadable archive, whatever the cause
+        raise LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy") from error
+    with archive:
+        for sample_id, epoch in units:
+            try:
+                fields = _ENTRY_FIELDS[kind].validate_json(archive.read(sample_entry(sample_id, epoch)))
+            except KeyError as error:
+                raise _missing(path, sample_id, epoch) from error
+            except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
+                raise _damaged(path, sample_id, epoch, error) from error
+            yield sample_id, epoch, fields
+
+
+def _json_entries(path: str, units: list[tuple[str, int]], kind: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The row fields of the entries of ``units`` of a JSON log, which can only be read whole."""
+    try:
+        samples = from_json(Path(path).read_bytes()).get("samples") or []
+        entries = {(str(entry["id"]), entry["epoch"]): entry for entry in samples}
+    except Exception as error:  # noqa: BLE001 - an unreadable log, whatever the cause
+        raise LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy") from error
     for sample_id, epoch in units:
-        try:
-            read_eval_log_sample(path, id=sample_id, epoch=epoch)
-        except IndexError:
-            return LogSetError(
-                f"{path}: sample {sample_id} (epoch {epoch}) is in the log's summaries but its entry is missing; "
-                "the log is damaged: re-run it or restore it from a copy"
-            )
-        except Exception as entry_error:  # noqa: BLE001 - whatever makes the entry unreadable
-            return LogSetError(
-                f"{path}: cannot read the entry of sample {sample_id} (epoch {epoch}) ({one_line(entry_error)}); "
-                "the log is damaged: re-run it or restore it from a copy"
-            )
-    return LogSetError(f"{path}: cannot read its samples ({one_line(error)}); re-run it or restore it from a copy")
+        if (sample_id, epoch) not in entries:
+            raise _missing(path, sample_id, epoch)
+        entry = entries.pop((sample_id, epoch))
+        yield sample_id, epoch, {name: entry[name] for name in ROW_FIELDS[kind] if name in entry}
 
 
-def stream_samples(path: str, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
-    """The samples ``units`` of one log, in that order, CHUNK at a time (a JSON log, which can
-    only be read whole, at once)."""
-    chunk = len(units) if path.endswith(".json") else CHUNK
-    for start in range(0, len(units), chunk):
-        part = units[start : start + chunk]
+def stream_samples(header: LogHeader, units: list[tuple[str, int]]) -> Iterator[EvalSample]:
+    """The samples ``units`` of one log, in that order, one at a time, with the fields its rows
+    are made from (ROW_FIELDS; the others are left at their defaults)."""
+    path = header.path
+    entries = (_json_entries if path.endswith(".json") else _eval_entries)(path, units, header.kind)
+    for sample_id, epoch, fields in entries:
         try:
-            samples = read_eval_log_samples_by_id(path, part)
-        except Exception as error:  # noqa: BLE001 - named below, entry by entry
-            raise _damaged(path, part, error) from error
-        yield from samples
+            sample = EvalSample.model_validate(fields)
+        except Exception as error:  # noqa: BLE001 - a damaged entry, whatever the cause
+            raise _damaged(path, sample_id, epoch, error) from error
+        yield sample
 
 
 def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, Any]]]:
@@ -117,10 +157,13 @@ def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, An
         for exclusion in comparison.excluded:
             status[(comparison.key, exclusion.id, exclusion.epoch)] = f"excluded: {exclusion.reason}"
     units = log_units(analysis)
+    keys = {key: key for key in verdict_of}  # one object per comparison: the status look-ups compare by identity
     for header in analysis.headers:
-        for sample in stream_samples(header.path, units[header.path]):
+        log = Path(header.path).name
+        for sample in stream_samples(header, units[header.path]):
             metadata = sample.metadata or {}
             key = ComparisonKey.of(header.model, metadata)
+            key = keys.setdefault(key, key)
             sample_id = str(sample.id)
             for arm in _arm_rows(header, sample):
                 yield key, {
@@ -135,7 +178,7 @@ def keyed_rows(analysis: Analysis) -> Iterator[tuple[ComparisonKey, dict[str, An
                     "verdict_used": verdict_of.get(key),
                     "status": status.get((key, sample_id, sample.epoch), "unpaired"),
                     "error": sample.error.message if sample.error else None,
-                    "log": Path(header.path).name,
+                    "log": log,
                 }
 
 
@@ -152,6 +195,6 @@ def write_samples_jsonl(analysis: Analysis, path: Path, each: Callable[[Comparis
         for key, row in keyed_rows(analysis):
             if each:
                 each(key, row)
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            handle.write(ROW_ENCODER.encode(row) + "\n")
             count += 1
     return count

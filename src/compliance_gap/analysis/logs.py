@@ -2,7 +2,7 @@
 
 The log fields read here are the contract in docs/log-format.md. Each log is read once for the
 analysis: its header (``read_eval_log(header_only=True)``) and its sample summaries
-(``read_eval_log_sample_summaries``, one read of the log's summary table), one ``Arm`` per arm
+(``summaries.sample_summaries``, one read of the log's summary table), one ``Arm`` per arm
 (a paired-task sample gives two). Every sample ends up in a pair or in an exclusion with its
 reason; sets of logs that cannot be analysed together (two logs for one arm, arms run with
 different decoding, judge, scorer or prompts) are errors that name the files, and a log an eval
@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pandas as pd
-from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log, read_eval_log_sample_summaries
+from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log
 
 from ..options import Tier, Verdict, choose
 from .shards import ShardRecord, misplaced_samples, run_problem, runs_of, shard_counts, shard_record, shards_note
 from .verdicts import arm_verdicts, base_name, judge_of, refused, scorer_names
+from .summaries import sample_summaries
 
 TIERS = (Tier.TRAINING.value, Tier.DEPLOYMENT.value)
 VERDICT_KINDS = ("rule", "judge")  # the verdicts a gap can be computed from
@@ -455,7 +456,7 @@ def read_summaries(header: LogHeader) -> list[Any]:
     """The log's sample summaries; a damaged summary table, or one that lacks samples a finished
     log ran, is an error naming the file."""
     try:
-        summaries = read_eval_log_sample_summaries(header.path)
+        summaries = sample_summaries(header.path)
     except Exception as error:  # noqa: BLE001 - a damaged log, whatever the cause
         raise LogSetError(
             f"cannot read the sample summaries of {header.path} ({one_line(error)}); the log is damaged: "

@@ -37,6 +37,7 @@ FIGURE_CAPTIONS = {
 WARN_PERCENT = 10  # an arm with more than this share of truncated, empty, undecided or errored answers is flagged
 MODEL_NAME_CHARS = 40  # a short model name in labels; the models table gives the full one
 IDS_LISTED = 20  # flipped ids named per direction in the text (the per-behavior table has them all)
+EXCLUDED_LISTED = 50  # excluded ids named per reason (the JSON results and samples.jsonl have them all)
 MAX_BEHAVIOR_ROWS = 1000  # per comparison; beyond it the table keeps only the flips
 ANSWER_CHARS = {"html": 3000, "markdown": 120}  # an answer is cut to this in the per-behavior table
 PROBLEMS = {
@@ -317,9 +318,14 @@ def comparison_blocks(c: dict[str, Any], comparison: ComparisonPairs, label: str
     blocks += [Paragraph(f"Note: {note}.") for note in c["notes"]]
     if c["n_excluded"]:
         counts = c["excluded_counts"]
-        blocks.append(Paragraph(f"Excluded {excluded_text(c)}:"))
+        cut = max(counts.values()) > EXCLUDED_LISTED
+        blocks.append(Paragraph(f"Excluded {excluded_text(c)}" + (
+            f"; the first {EXCLUDED_LISTED} ids of each reason are named here, every one in `excluded` of the JSON results "
+            "(`--json`, or results.json of `--out`) and by its status in samples.jsonl:" if cut else ":"
+        )))
         blocks.append(Table(["reason", "ids"], [
-            [r.replace("_", " "), fmt_ids([(i["id"], i["epoch"]) for i in c["excluded"][r]])] for r in EXCLUSION_REASONS if counts[r]
+            [r.replace("_", " "), fmt_ids([(i["id"], i["epoch"]) for i in c["excluded"][r]], EXCLUDED_LISTED)]
+            for r in EXCLUSION_REASONS if counts[r]
         ]))
     blocks += [Paragraph("Answers per arm (truncated: cut off at max_tokens; an empty answer is also undecided under the rule):"), arm_table(c)]
     order = c.get("order")
