@@ -101,3 +101,15 @@ def test_inspect_score_model_role_judges_a_log_made_without_a_judge(tmp_path):
     judged = s.scores["compliance_judge1"]  # Inspect numbers the appended score; the analysis reads the last scored one
     assert judged.metadata["judge"] == "mockllm/judge" and judged.metadata["votes"] == ["invalid"]
     assert judged.metadata["invalid_reasons"] == ["no verdict line"]
+
+
+def test_a_judged_paired_log_is_analysed_with_the_judges_verdicts(tmp_path):
+    """Sample summaries shorten nested score metadata: the analysis reads the judge from the top level."""
+    from compliance_gap.analysis import analyze
+
+    [log] = inspect_eval(paired(dataset=str(DEMO_CSV)), model=scripted_model(lambda m: REFUSAL), model_roles={"judge": judge("COMPLIANCE")},
+                         limit=2, log_dir=str(tmp_path), display="none")
+    assert log.status == "success", log.error
+    [comparison] = analyze([tmp_path]).result["comparisons"]
+    assert comparison["verdict"] == "judge" and comparison["n_pairs"] == 2
+    assert comparison["refusal_rate"] == {"training": 0.0, "deployment": 0.0}  # the judge's COMPLIANCE, not the rule's refusal

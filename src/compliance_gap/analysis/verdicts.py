@@ -71,10 +71,10 @@ def refused(verdicts: dict[str, dict[str, Any]], kind: str) -> int | None:
 
 def judge_of(scores: dict[str, Any] | None, paired: bool) -> str | None:
     """The judge model that gave the sample's compliance verdicts (from the score's metadata: a
-    log re-scored with ``inspect score`` does not record the judge role in its header)."""
+    log re-scored with ``inspect score`` does not record the judge role in its header). Sample
+    summaries shorten nested metadata, so only the top-level ``judge`` is read."""
     score = scored(scores).get(scorer_names(paired)["judge"])
     if score is None or not isinstance(score.value, dict):
         return None
-    metadata = score.metadata or {}
-    arms = list((metadata.get("arms") or {}).values()) if paired else [metadata]
-    return next((arm.get("judge") for arm in arms if arm and arm.get("judge")), None)
+    judge = (score.metadata or {}).get("judge")  # a paired score repeats its arms' judge at the top level
+    return judge if isinstance(judge, str) else None

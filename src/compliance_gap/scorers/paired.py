@@ -63,7 +63,12 @@ def each_arm(inner: Scorer) -> Scorer:
         return Score(
             value={f"{key}_{tier}": value for tier, s in scores.items() for key, value in s.value.items()},  # type: ignore[union-attr]
             explanation=explanation,
-            metadata={"arms": {tier: s.metadata for tier, s in scores.items()}, "order": state.metadata.get("order")},
+            metadata={
+                "arms": {tier: s.metadata for tier, s in scores.items()},
+                "order": state.metadata.get("order"),
+                # at the top level too: sample summaries keep scalars, not the nested arms
+                "judge": next((s.metadata["judge"] for s in scores.values() if (s.metadata or {}).get("judge")), None),
+            },
         )
 
     return score
