@@ -251,3 +251,16 @@ def behavior_samples(records: list[dict[str, Any]]) -> list[Sample]:
 def behavior_dataset(dataset: str = "harmbench", categories: str | list[str] | None = None) -> tuple[MemoryDataset, LoadReport]:
     records, report = load_behaviors(dataset, categories)
     return MemoryDataset(behavior_samples(records), name=Path(dataset).stem), report
+
+
+def input_hash(sample: Any) -> str:
+    """What the model was asked: the sample input and, for contextual behaviors, the context
+    (a ``Sample``, or a log's sample or summary)."""
+    value = sample.input if isinstance(sample.input, str) else [(m.role, m.text) for m in sample.input]
+    asked = json.dumps([value, (sample.metadata or {}).get("context")], ensure_ascii=False)
+    return hashlib.sha256(asked.encode()).hexdigest()[:16]
+
+
+def dataset_digest(asked: dict[str, str]) -> str:
+    """One hash of a data set from each sample id's ``input_hash``, independent of sample order."""
+    return hashlib.sha256(json.dumps(sorted(asked.items())).encode()).hexdigest()[:16]

@@ -11,13 +11,13 @@ run and which shard is missing (``analysis/shards.py``).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.dataset import MemoryDataset
+
+from .behaviors import dataset_digest, input_hash
 
 SHARD_KEY = "shard"  # eval.metadata key
 SHARD_FORM = "I/K with whole numbers 0 <= I < K (for example 0/4: the first of four shards)"
@@ -48,14 +48,6 @@ def shard_index(sample_id: str | int, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def dataset_hash(samples: Iterable[Sample]) -> str:
-    """A hash of what every sample asks (id, input, context), independent of the sample order."""
-    asked = sorted(
-        (str(s.id), json.dumps([s.input, (s.metadata or {}).get("context")], ensure_ascii=False, default=str)) for s in samples
-    )
-    return hashlib.sha256(json.dumps(asked, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
 def empty_shards_message(empty: list[int], count: int, samples: int) -> str:
     listing = ", ".join(f"{i}/{count}" for i in empty)
     return (
@@ -73,5 +65,5 @@ def take_shard(samples: MemoryDataset, shard: Shard | None) -> tuple[MemoryDatas
     kept = [s for s in samples if shard_index(s.id, shard.count) == shard.index]
     if not kept:
         raise ValueError(empty_shards_message([shard.index], shard.count, len(samples)))
-    record = {"index": shard.index, "count": shard.count, "dataset_hash": dataset_hash(samples)}
+    record = {"index": shard.index, "count": shard.count, "dataset_hash": dataset_digest({str(s.id): input_hash(s) for s in samples})}
     return MemoryDataset(kept, name=samples.name), {SHARD_KEY: record}

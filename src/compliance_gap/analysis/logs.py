@@ -11,7 +11,6 @@ set has retried is left out by its ``logs.json``, with a note.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import defaultdict
@@ -24,6 +23,7 @@ from urllib.parse import unquote
 import pandas as pd
 from inspect_ai.log import EvalLog, effective_generate_config, list_eval_logs, read_eval_log
 
+from ..behaviors import dataset_digest, input_hash
 from ..options import Tier, Verdict, choose
 from .shards import ShardRecord, misplaced_samples, run_problem, runs_of, shard_counts, shard_record, shards_note
 from .verdicts import arm_verdicts, base_name, judge_of, refused, scorer_names
@@ -427,13 +427,6 @@ def read_headers(files: dict[str, bool]) -> tuple[list[LogHeader], list[str]]:
 # ---- samples ---------------------------------------------------------------------------------
 
 
-def input_hash(sample: Any) -> str:
-    """What the model was asked: the sample input and, for contextual behaviors, the context."""
-    value = sample.input if isinstance(sample.input, str) else [(m.role, m.text) for m in sample.input]
-    asked = json.dumps([value, (sample.metadata or {}).get("context")], ensure_ascii=False)
-    return hashlib.sha256(asked.encode()).hexdigest()[:16]
-
-
 def sample_arms(header: LogHeader, sample: Any) -> list[Arm]:
     """The arms of one sample (an ``EvalSampleSummary``): one for a tier log, two for a paired log."""
     metadata = {k: v for k, v in (sample.metadata or {}).items() if v is not None}
@@ -484,7 +477,7 @@ def read_arms(headers: list[LogHeader]) -> tuple[list[LogHeader], list[Arm]]:
                 arms.append(arm)
                 asked[arm.id] = arm.input_hash
                 kinds.update(arm.scored_by)
-        digest = hashlib.sha256(json.dumps(sorted(asked.items())).encode()).hexdigest()[:16]
+        digest = dataset_digest(asked)
         scored_kinds = tuple(kind for kind in header.verdicts if kind in kinds or not asked)
         setup = header.setup
         if "judge" in kinds:  # the judges that scored the samples, whether bound in the eval or by inspect score

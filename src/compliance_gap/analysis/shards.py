@@ -16,22 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..options import Tier
-from ..sharding import SHARD_KEY, shard_index
+from ..sharding import SHARD_KEY, Shard, shard_index
 
 if TYPE_CHECKING:
     from .logs import Arm, LogHeader
 
 
 @dataclass(frozen=True)
-class ShardRecord:
+class ShardRecord(Shard):
     """What a sharded log records in ``eval.metadata["shard"]``."""
 
-    index: int
-    count: int
-    dataset_hash: str  # of the full data set the shard was cut from
-
-    def label(self) -> str:
-        return f"{self.index}/{self.count}"
+    dataset_hash: str = ""  # of the full data set the shard was cut from
 
 
 def shard_record(metadata: dict[str, Any] | None) -> ShardRecord | None:
